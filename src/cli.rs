@@ -1,0 +1,164 @@
+//! Command line: argument parsing and dispatch to the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::generate::{self, Profile, Settings};
+use crate::protect::{self, Options};
+use crate::rules::{Method, Rules};
+use crate::write::AtomicDir;
+
+/// Confidentiality control for hierarchical trade tables: primary secrets,
+/// regrouping, secondary suppression with HiGHS, and the audit.
+#[derive(Debug, Parser)]
+#[command(name = "cellmask", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline on a built-in DROM-like example.
+    Demo {
+        /// Folder for the example's records and outputs (default: a new temporary folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Protect a records file: primary secrets, secondary suppression, audit, outputs.
+    Protect {
+        /// Rules file (TOML), e.g. rules/national.toml.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Records file (CSV).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write realistic synthetic records.
+    Generate {
+        #[arg(long, value_enum)]
+        profile: Profile,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Size relative to a real year (1.0); 0.01 makes a small file.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Reference year written in DROM records.
+        #[arg(long, default_value_t = 2025)]
+        year: u32,
+        /// Output CSV file.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+/// Options every protecting command takes (SPEC section 2).
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Secondary suppression method.
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
+    /// Worker threads (default: all cores). Results never depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Time limit for the secondary suppression solver, in seconds.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl Common {
+    fn apply(&self) -> Result<Options> {
+        if let Some(j) = self.jobs {
+            if j == 0 {
+                return Err(Error::usage("--jobs must be at least 1"));
+            }
+            // Only the first call in a process sets the pool; later calls keep it.
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(j)
+                .build_global();
+        }
+        if let Some(t) = self.time_limit {
+            if !(t > 0.0) {
+                return Err(Error::usage("--time-limit must be positive"));
+            }
+        }
+        Ok(Options { quiet: self.quiet })
+    }
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Demo { out, common } => {
+            let opts = common.apply()?;
+            crate::demo::run(out.as_deref(), opts.quiet)
+        }
+        Command::Protect {
+            rules,
+            input,
+            out,
+            common,
+        } => {
+            let opts = common.apply()?;
+            let rules = Rules::load(&rules)?;
+            let mut run = protect::run(&rules, &input, &opts)?;
+            protect::write_outputs(&mut run, &out, rules.input.decimals)?;
+            if !opts.quiet {
+                println!("{}", protect::summary(&run));
+            }
+            Ok(if run.protected() { 0 } else { 1 })
+        }
+        Command::Generate {
+            profile,
+            seed,
+            scale,
+            year,
+            out,
+            quiet,
+        } => {
+            if !(scale > 0.0) {
+                return Err(Error::usage("--scale must be positive"));
+            }
+            let settings = Settings {
+                profile,
+                seed,
+                scale,
+                year,
+            };
+            let parent = out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let name = out
+                .file_name()
+                .ok_or_else(|| Error::usage("--out must name a file"))?
+                .to_string_lossy()
+                .into_owned();
+            let mut dir = AtomicDir::new(parent)?;
+            let mut written = generate::Written::default();
+            dir.write(&name, |w| {
+                written = generate::generate(&settings, w)?;
+                Ok(())
+            })?;
+            dir.commit()?;
+            if !quiet {
+                println!("{} records written to {}", written.records, out.display());
+            }
+            Ok(0)
+        }
+    }
+}

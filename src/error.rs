@@ -1,0 +1,125 @@
+//! Errors and exit codes.
+//!
+//! cellmask distinguishes three outcomes for the user (SPEC section 2):
+//! exit 0 when the work is done and the audit passed, exit 1 when a
+//! protection failure was found, exit 2 for bad input or usage. Bad input is
+//! reported as a list of `FILE:LINE: reason` diagnostics, all of them up to a
+//! cap, so that a user can fix a file in one pass.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How many diagnostics are printed before the rest are only counted.
+pub const MAX_DIAGNOSTICS: usize = 50;
+
+/// Everything that stops a command before it has written anything.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more problems in user-supplied files (records, rules, hierarchies).
+    #[error("{0}")]
+    Input(Diagnostics),
+    /// A command line or configuration that cannot work.
+    #[error("{0}")]
+    Usage(String),
+    /// A file that could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code for this error (SPEC section 2: 2 = bad input or usage).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error::Usage(msg.into())
+    }
+
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// A single input problem at a place in a file.
+    pub fn at(file: impl AsRef<Path>, line: Option<u64>, reason: impl Into<String>) -> Self {
+        let mut d = Diagnostics::default();
+        d.push(file, line, reason);
+        Error::Input(d)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A list of input problems, each `FILE:LINE: reason`. Only the first
+/// [`MAX_DIAGNOSTICS`] are kept; the others are counted.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    shown: Vec<String>,
+    total: usize,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, file: impl AsRef<Path>, line: Option<u64>, reason: impl Into<String>) {
+        self.total += 1;
+        if self.shown.len() < MAX_DIAGNOSTICS {
+            let reason = reason.into();
+            let file = file.as_ref().display();
+            self.shown.push(match line {
+                Some(l) => format!("{file}:{l}: {reason}"),
+                None => format!("{file}: {reason}"),
+            });
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// Adds all of `other` (its counted-only tail included).
+    pub fn extend(&mut self, other: Diagnostics) {
+        let hidden = other.total - other.shown.len();
+        for s in other.shown {
+            self.total += 1;
+            if self.shown.len() < MAX_DIAGNOSTICS {
+                self.shown.push(s);
+            }
+        }
+        self.total += hidden;
+    }
+
+    /// `Ok(())` when empty, the input error otherwise.
+    pub fn into_result(self) -> Result<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Input(self))
+        }
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.shown.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{s}")?;
+        }
+        let hidden = self.total - self.shown.len();
+        if hidden > 0 {
+            write!(f, "\n... and {hidden} more problem(s)")?;
+        }
+        Ok(())
+    }
+}

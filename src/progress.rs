@@ -1,0 +1,54 @@
+//! Progress bars on a terminal, nothing when output is not a terminal or
+//! `--quiet` is given (SPEC section 2).
+
+use std::io::{IsTerminal, Read};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A progress bar that draws only on a terminal.
+pub struct Progress(ProgressBar);
+
+impl Progress {
+    fn hidden_unless_terminal(bar: ProgressBar, quiet: bool) -> ProgressBar {
+        if quiet || !std::io::stderr().is_terminal() {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        bar
+    }
+
+    /// A bar over bytes read.
+    pub fn bytes(len: u64, what: &str, quiet: bool) -> Progress {
+        let bar = Self::hidden_unless_terminal(ProgressBar::new(len), quiet);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:10} [{bar:30}] {bytes}/{total_bytes} {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        Progress(bar)
+    }
+
+    /// A bar over a count of items.
+    pub fn items(len: u64, what: &str, quiet: bool) -> Progress {
+        let bar = Self::hidden_unless_terminal(ProgressBar::new(len), quiet);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:10} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        Progress(bar)
+    }
+
+    pub fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+
+    pub fn wrap_read<R: Read>(&self, r: R) -> impl Read {
+        self.0.wrap_read(r)
+    }
+
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,0 +1,180 @@
+//! The `protect` pipeline: read -> aggregate -> primary -> regroup ->
+//! secondary -> audit -> write. Each stage lives in its own module; this
+//! one only runs them in order, times them and decides what may be written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::aggregate::aggregate;
+use crate::error::{Error, Result};
+use crate::primary;
+use crate::progress::Progress;
+use crate::read::{read_from, Microdata};
+use crate::report::{Counts, Report, TableReport, Verdict};
+use crate::rules::Rules;
+use crate::table::{Status, Table};
+use crate::write::{self, AtomicDir};
+
+/// Options shared by the commands that protect tables.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub quiet: bool,
+}
+
+/// Everything a protect run produced, before writing.
+pub struct Run {
+    pub data_split_names: Vec<String>,
+    pub dim_names: Vec<String>,
+    pub tables: Vec<Table>,
+    pub report: Report,
+}
+
+impl Run {
+    pub fn protected(&self) -> bool {
+        self.report.verdict == Verdict::Protected
+    }
+}
+
+/// Runs the pipeline on a records file; nothing is written.
+pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
+    let mut timings = BTreeMap::new();
+    let t = Instant::now();
+    let data = {
+        let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = Progress::bytes(len, "reading", opts.quiet);
+        let data = read_from(input, bar.wrap_read(file), rules)?;
+        bar.finish();
+        data
+    };
+    timings.insert("read", t.elapsed().as_millis() as u64);
+
+    let t = Instant::now();
+    let mut tables = aggregate_all(&data, rules)?;
+    timings.insert("aggregate", t.elapsed().as_millis() as u64);
+
+    let t = Instant::now();
+    tables.par_iter_mut().for_each(|table| {
+        primary::apply(table, &rules.primary, &rules.protection);
+    });
+    timings.insert("primary", t.elapsed().as_millis() as u64);
+
+    // Secondary suppression and the audit come in the next stages of the
+    // pipeline; until they exist, only a table without primary secrets is
+    // protected (nothing is masked, so nothing can be recovered).
+    let table_reports: Vec<TableReport> = tables
+        .iter()
+        .map(|t| TableReport {
+            split: data
+                .split_names
+                .iter()
+                .cloned()
+                .zip(t.split.iter().cloned())
+                .collect(),
+            protected: t.count(Status::Primary) == 0,
+            counts: Counts::of([t], rules.input.decimals),
+        })
+        .collect();
+    let unprotected = table_reports.iter().filter(|t| !t.protected).count();
+    let (verdict, message) = if unprotected == 0 {
+        (
+            Verdict::Protected,
+            "protected: no primary secret".to_string(),
+        )
+    } else {
+        (
+            Verdict::NotProtected,
+            format!(
+                "not yet protected: {unprotected} of {} table(s) hold primary secrets and secondary suppression is not implemented yet; no release file written",
+                tables.len()
+            ),
+        )
+    };
+    let report = Report {
+        cellmask: env!("CARGO_PKG_VERSION"),
+        command: "protect",
+        rules: rules.name.clone(),
+        input: input
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        verdict,
+        message,
+        rows: data.rows,
+        rows_filtered: data.rows_filtered,
+        totals: Counts::of(&tables, rules.input.decimals),
+        tables: table_reports,
+        timings_ms: timings,
+    };
+    Ok(Run {
+        data_split_names: data.split_names,
+        dim_names: data.dim_names,
+        tables,
+        report,
+    })
+}
+
+/// Aggregates every table of a file, in parallel.
+pub fn aggregate_all(data: &Microdata, rules: &Rules) -> Result<Vec<Table>> {
+    let top = rules.primary.top_needed();
+    data.tables
+        .par_iter()
+        .map(|t| {
+            aggregate(t, &data.hierarchies, top).map_err(|_| {
+                Error::usage(format!(
+                    "table {:?} has too many coordinates for one table; split it further",
+                    t.split
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Writes `cells.csv`, `report.json`, and `published.csv` only when the run
+/// is protected (a stale `published.csv` is removed otherwise).
+pub fn write_outputs(run: &mut Run, out: &Path, decimals: u32) -> Result<()> {
+    let t = Instant::now();
+    let mut dir = AtomicDir::new(out)?;
+    let (s, d, tables) = (&run.data_split_names, &run.dim_names, &run.tables);
+    dir.write("cells.csv", |w| write::cells_csv(w, s, d, tables, decimals))?;
+    if run.protected() {
+        dir.write("published.csv", |w| {
+            write::published_csv(w, s, d, tables, decimals)
+        })?;
+    } else {
+        dir.remove("published.csv");
+    }
+    run.report
+        .timings_ms
+        .insert("write", t.elapsed().as_millis() as u64);
+    let report = &run.report;
+    dir.write("report.json", |w| write::json(w, report))?;
+    dir.commit()
+}
+
+/// A short human summary of a run: no contributor id, value or count.
+pub fn summary(run: &Run) -> String {
+    let c = &run.report.totals;
+    let rules: Vec<String> = c
+        .primary_by_rule
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    let ms: u64 = run.report.timings_ms.values().sum();
+    format!(
+        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {primary} primary secrets ({by_rule}), {secondary} secondary, masked value share {share:.2}%, {secs:.2}s\n{msg}",
+        rules_name = run.report.rules,
+        rows = run.report.rows,
+        tables = c.tables,
+        cells = c.cells,
+        primary = c.primary,
+        by_rule = rules.join(", "),
+        secondary = c.secondary,
+        share = c.masked_share * 100.0,
+        secs = ms as f64 / 1000.0,
+        msg = run.report.message,
+    )
+}

@@ -1,0 +1,98 @@
+//! `report.json`: counts per status, masked value and share, per table and
+//! in all, time per stage and the verdict. Everything in it is
+//! deterministic except the `timings_ms` object.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::money::format_amount;
+use crate::table::{RuleSet, Status, Table};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub cellmask: &'static str,
+    pub command: &'static str,
+    pub rules: String,
+    pub input: String,
+    pub verdict: Verdict,
+    pub message: String,
+    pub rows: u64,
+    pub rows_filtered: u64,
+    pub totals: Counts,
+    pub tables: Vec<TableReport>,
+    /// Wall-clock time per stage, milliseconds (the only varying part).
+    pub timings_ms: BTreeMap<&'static str, u64>,
+}
+
+/// The outcome of a run, as in SPEC section 2's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Protected,
+    NotProtected,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub tables: usize,
+    pub cells: usize,
+    pub published: usize,
+    pub primary: usize,
+    pub secondary: usize,
+    /// Primary cells by rule broken (a cell breaking two rules counts in both).
+    pub primary_by_rule: BTreeMap<&'static str, usize>,
+    pub total_value: String,
+    pub masked_value: String,
+    /// Masked value over total value, both taken at the grand totals'
+    /// level: the sum over masked cells of every level, divided by the sum
+    /// over all cells.
+    pub masked_share: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub split: BTreeMap<String, String>,
+    pub protected: bool,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+impl Counts {
+    /// Counts for some tables.
+    pub fn of<'a>(tables: impl IntoIterator<Item = &'a Table>, decimals: u32) -> Counts {
+        let mut c = Counts::default();
+        let (mut all, mut masked) = (0i128, 0i128);
+        for (_, name) in RuleSet::all() {
+            c.primary_by_rule.insert(name, 0);
+        }
+        for t in tables {
+            c.tables += 1;
+            for cell in &t.cells {
+                c.cells += 1;
+                all += cell.value as i128;
+                match cell.status {
+                    Status::Published => c.published += 1,
+                    Status::Primary => c.primary += 1,
+                    Status::Secondary => c.secondary += 1,
+                }
+                if cell.status.is_masked() {
+                    masked += cell.value as i128;
+                }
+                for (r, name) in RuleSet::all() {
+                    if cell.rules.contains(r) {
+                        *c.primary_by_rule.get_mut(name).expect("all rules listed") += 1;
+                    }
+                }
+            }
+        }
+        c.total_value = format_amount(all.min(i64::MAX as i128) as i64, decimals);
+        c.masked_value = format_amount(masked.min(i64::MAX as i128) as i64, decimals);
+        c.masked_share = if all > 0 {
+            ((masked as f64 / all as f64) * 1e6).round() / 1e6
+        } else {
+            0.0
+        };
+        c
+    }
+}

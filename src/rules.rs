@@ -1,0 +1,510 @@
+//! Rules files (TOML): how to read records, the dimensions and their
+//! hierarchies, primary rules, protection levels and the secondary method.
+//!
+//! Unknown keys are errors that name the key (SPEC section 3): a typo in a
+//! confidentiality rule must never be silently ignored. Sections added by
+//! later features are optional tables, so older files keep working.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::hierarchy::Hierarchy;
+
+/// The rule sets shipped in `rules/`, compiled into the binary so that
+/// `demo` needs no file. Paths are relative to `rules/`.
+const BUILTIN: &[(&str, &str)] = &[
+    ("national.toml", include_str!("../rules/national.toml")),
+    (
+        "drom-imports.toml",
+        include_str!("../rules/drom-imports.toml"),
+    ),
+    (
+        "drom-exports.toml",
+        include_str!("../rules/drom-exports.toml"),
+    ),
+    ("regional.toml", include_str!("../rules/regional.toml")),
+    (
+        "hierarchies/partners.csv",
+        include_str!("../rules/hierarchies/partners.csv"),
+    ),
+    (
+        "hierarchies/departments.csv",
+        include_str!("../rules/hierarchies/departments.csv"),
+    ),
+    (
+        "codes/cn8_2025.txt",
+        include_str!("../rules/codes/cn8_2025.txt"),
+    ),
+];
+
+/// Text of a built-in file of `rules/`, by relative path.
+pub fn builtin_file(rel: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(p, _)| *p == rel).map(|(_, t)| *t)
+}
+
+// ---------------------------------------------------------------- file form
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    input: InputFile,
+    #[serde(rename = "dimension")]
+    dimensions: Vec<DimensionFile>,
+    #[serde(default)]
+    primary: PrimaryFile,
+    #[serde(default)]
+    protection: ProtectionFile,
+    #[serde(default)]
+    secondary: SecondaryFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputFile {
+    contributor: String,
+    value: String,
+    #[serde(default = "default_decimals")]
+    decimals: u32,
+    holding: Option<String>,
+    #[serde(default)]
+    split: Vec<String>,
+    #[serde(default)]
+    keep: BTreeMap<String, Vec<String>>,
+}
+
+fn default_decimals() -> u32 {
+    2
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DimensionFile {
+    name: String,
+    column: Option<String>,
+    prefix: Option<Vec<usize>>,
+    file: Option<String>,
+    hrc: Option<String>,
+    #[serde(default)]
+    flat: bool,
+    root: Option<String>,
+    #[serde(default)]
+    truncate: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrimaryFile {
+    #[serde(default = "default_min_contributors")]
+    min_contributors: u32,
+    #[serde(default = "default_dominance")]
+    dominance: Vec<DominanceRule>,
+    p_percent: Option<f64>,
+}
+
+impl Default for PrimaryFile {
+    fn default() -> Self {
+        PrimaryFile {
+            min_contributors: default_min_contributors(),
+            dominance: default_dominance(),
+            p_percent: None,
+        }
+    }
+}
+
+fn default_min_contributors() -> u32 {
+    3
+}
+
+fn default_dominance() -> Vec<DominanceRule> {
+    vec![DominanceRule { n: 1, k: 85.0 }]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProtectionFile {
+    #[serde(default = "default_safety_range")]
+    safety_range: f64,
+    #[serde(default = "default_lower_factor")]
+    lower_factor: f64,
+}
+
+impl Default for ProtectionFile {
+    fn default() -> Self {
+        ProtectionFile {
+            safety_range: default_safety_range(),
+            lower_factor: default_lower_factor(),
+        }
+    }
+}
+
+fn default_safety_range() -> f64 {
+    10.0
+}
+
+fn default_lower_factor() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecondaryFile {
+    #[serde(default)]
+    method: Method,
+    #[serde(default)]
+    cost: Cost,
+    time_limit: Option<f64>,
+}
+
+// ---------------------------------------------------------------- resolved form
+
+/// A rules file, validated, with its hierarchy files loaded.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub name: String,
+    pub description: String,
+    pub input: InputRules,
+    pub dimensions: Vec<Dimension>,
+    pub primary: PrimaryRules,
+    pub protection: ProtectionRules,
+    pub secondary: SecondaryRules,
+}
+
+/// Which columns of the records hold what.
+#[derive(Debug, Clone)]
+pub struct InputRules {
+    pub contributor: String,
+    pub value: String,
+    /// Fixed-point scale of values: amounts are integers of `10^-decimals`.
+    pub decimals: u32,
+    /// When set, the rules count holdings (groups of contributors) instead of contributors.
+    pub holding: Option<String>,
+    /// Each distinct combination of these columns is a separate table.
+    pub split: Vec<String>,
+    /// Only rows whose column holds one of the listed values are used.
+    pub keep: BTreeMap<String, Vec<String>>,
+}
+
+/// One classification of the table and where its tree comes from.
+#[derive(Debug, Clone)]
+pub struct Dimension {
+    pub name: String,
+    pub column: String,
+    pub source: HierarchySource,
+}
+
+/// The four kinds of SPEC section 3. Prefix and flat trees are built from the
+/// codes the records carry; file trees are loaded with the rules.
+#[derive(Debug, Clone)]
+pub enum HierarchySource {
+    Prefix {
+        levels: Vec<usize>,
+        root: String,
+        truncate: bool,
+    },
+    Known(Arc<Hierarchy>),
+    Flat {
+        root: String,
+    },
+}
+
+/// A dominance rule: a cell is secret when its `n` largest contributions
+/// hold at least `k` percent of its value.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DominanceRule {
+    pub n: usize,
+    pub k: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrimaryRules {
+    /// Frequency rule: a cell with fewer distinct contributors is secret (0 = off).
+    pub min_contributors: u32,
+    pub dominance: Vec<DominanceRule>,
+    pub p_percent: Option<f64>,
+}
+
+impl PrimaryRules {
+    /// How many of the largest contributions per cell the rules need.
+    pub fn top_needed(&self) -> usize {
+        let n = self.dominance.iter().map(|d| d.n).max().unwrap_or(0);
+        let p = if self.p_percent.is_some() { 2 } else { 0 };
+        n.max(p).max(1)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProtectionRules {
+    /// Frequency rule safety range `s`, in percent of the cell value.
+    pub safety_range: f64,
+    /// Lower protection = `lower_factor` x upper protection (never above the value).
+    pub lower_factor: f64,
+}
+
+/// Secondary suppression method (SPEC section 2, `--method`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    #[default]
+    Auto,
+    Optimal,
+    Fast,
+}
+
+/// What a masked cell costs (information loss) in secondary suppression.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cost {
+    #[default]
+    Value,
+    Unity,
+    Contributors,
+    LogValue,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SecondaryRules {
+    pub method: Method,
+    pub cost: Cost,
+    pub time_limit: Option<f64>,
+}
+
+impl Rules {
+    /// Loads a rules file; hierarchy files are resolved against its folder.
+    pub fn load(path: &Path) -> Result<Rules> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        Self::parse(path, &text, &|rel| {
+            let p = base.join(rel);
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            Ok((p, text))
+        })
+    }
+
+    /// One of the rule sets shipped in `rules/`, from the binary itself.
+    pub fn builtin(file_name: &str) -> Result<Rules> {
+        let text = builtin_file(file_name)
+            .ok_or_else(|| Error::usage(format!("no built-in rules '{file_name}'")))?;
+        let shown = Path::new("rules").join(file_name);
+        Self::parse(&shown, text, &|rel| {
+            let p = Path::new("rules").join(rel);
+            builtin_file(rel)
+                .map(|t| (p.clone(), t.to_string()))
+                .ok_or_else(|| Error::io(&p, std::io::Error::from(std::io::ErrorKind::NotFound)))
+        })
+    }
+
+    fn parse(
+        path: &Path,
+        text: &str,
+        open: &dyn Fn(&str) -> Result<(PathBuf, String)>,
+    ) -> Result<Rules> {
+        let bad = |msg: String| Error::at(path, None, msg);
+        let f: RulesFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1) as u64);
+            Error::at(path, line, e.message().to_string())
+        })?;
+        if f.dimensions.is_empty() {
+            return Err(bad("at least one [[dimension]] is needed".into()));
+        }
+        let mut dimensions = Vec::new();
+        for d in f.dimensions {
+            let column = d.column.clone().unwrap_or_else(|| d.name.clone());
+            let kinds = d.prefix.is_some() as u8
+                + d.file.is_some() as u8
+                + d.hrc.is_some() as u8
+                + d.flat as u8;
+            if kinds != 1 {
+                return Err(bad(format!(
+                    "dimension '{}': give exactly one of prefix, file, hrc, flat",
+                    d.name
+                )));
+            }
+            if d.truncate && d.prefix.is_none() {
+                return Err(bad(format!(
+                    "dimension '{}': truncate needs a prefix hierarchy",
+                    d.name
+                )));
+            }
+            let root = d.root.clone();
+            let need_root = || {
+                root.clone()
+                    .ok_or_else(|| bad(format!("dimension '{}': root is required", d.name)))
+            };
+            let source = if let Some(levels) = d.prefix {
+                if levels.is_empty() || levels[0] == 0 || levels.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(bad(format!(
+                        "dimension '{}': prefix lengths must be positive and increasing",
+                        d.name
+                    )));
+                }
+                HierarchySource::Prefix {
+                    levels,
+                    root: need_root()?,
+                    truncate: d.truncate,
+                }
+            } else if let Some(rel) = d.file {
+                if root.is_some() {
+                    return Err(bad(format!(
+                        "dimension '{}': a file hierarchy names its own root",
+                        d.name
+                    )));
+                }
+                let (p, text) = open(&rel)?;
+                HierarchySource::Known(Arc::new(Hierarchy::from_csv_text(&p, &text)?))
+            } else if let Some(rel) = d.hrc {
+                let (p, text) = open(&rel)?;
+                HierarchySource::Known(Arc::new(Hierarchy::from_hrc_text(
+                    &p,
+                    &text,
+                    &need_root()?,
+                )?))
+            } else {
+                HierarchySource::Flat { root: need_root()? }
+            };
+            dimensions.push(Dimension {
+                name: d.name,
+                column,
+                source,
+            });
+        }
+        let mut names: Vec<&str> = dimensions.iter().map(|d| d.name.as_str()).collect();
+        names.extend(f.input.split.iter().map(|s| s.as_str()));
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(bad(format!(
+                "'{}' is named twice among dimensions and split variables",
+                w[0]
+            )));
+        }
+        for (i, r) in f.primary.dominance.iter().enumerate() {
+            if r.n == 0 || !(r.k > 0.0 && r.k <= 100.0) {
+                return Err(bad(format!(
+                    "primary.dominance[{i}]: need n >= 1 and 0 < k <= 100"
+                )));
+            }
+        }
+        if let Some(p) = f.primary.p_percent {
+            if !(p > 0.0 && p <= 100.0) {
+                return Err(bad("primary.p_percent must be in (0, 100]".into()));
+            }
+        }
+        if !(f.protection.safety_range >= 0.0) || !(f.protection.lower_factor >= 0.0) {
+            return Err(bad("protection levels must be >= 0".into()));
+        }
+        if f.input.decimals > 6 {
+            return Err(bad("input.decimals must be at most 6".into()));
+        }
+        let name = f.name.unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        Ok(Rules {
+            name,
+            description: f.description,
+            input: InputRules {
+                contributor: f.input.contributor,
+                value: f.input.value,
+                decimals: f.input.decimals,
+                holding: f.input.holding,
+                split: f.input.split,
+                keep: f.input.keep,
+            },
+            dimensions,
+            primary: PrimaryRules {
+                min_contributors: f.primary.min_contributors,
+                dominance: f.primary.dominance,
+                p_percent: f.primary.p_percent,
+            },
+            protection: ProtectionRules {
+                safety_range: f.protection.safety_range,
+                lower_factor: f.protection.lower_factor,
+            },
+            secondary: SecondaryRules {
+                method: f.secondary.method,
+                cost: f.secondary.cost,
+                time_limit: f.secondary.time_limit,
+            },
+        })
+    }
+
+    /// Parses rules from text; hierarchy files are looked up with `open`.
+    #[doc(hidden)]
+    pub fn from_str_with(
+        path: &Path,
+        text: &str,
+        open: &dyn Fn(&str) -> Result<(PathBuf, String)>,
+    ) -> Result<Rules> {
+        Self::parse(path, text, open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Rules> {
+        Rules::from_str_with(Path::new("r.toml"), text, &|rel| {
+            Ok((PathBuf::from(rel), "W,\nA,W\n".into()))
+        })
+    }
+
+    const MIN: &str =
+        "[input]\ncontributor='op'\nvalue='v'\n[[dimension]]\nname='p'\nprefix=[2,4]\nroot='T'\n";
+
+    #[test]
+    fn defaults_are_the_customs_rules() {
+        let r = parse(MIN).unwrap();
+        assert_eq!(r.primary.min_contributors, 3);
+        assert_eq!(r.primary.dominance, vec![DominanceRule { n: 1, k: 85.0 }]);
+        assert_eq!(r.protection.safety_range, 10.0);
+        assert_eq!(r.input.decimals, 2);
+        assert_eq!(r.dimensions[0].column, "p");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = parse(&format!("{MIN}[primary]\nmin_contributor = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("min_contributor"), "{e}");
+        assert!(e.starts_with("r.toml:"), "{e}");
+        let e = parse(&format!("{MIN}colour = 1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn dimension_needs_one_kind() {
+        let e = parse("[input]\ncontributor='op'\nvalue='v'\n[[dimension]]\nname='p'\nflat=true\nprefix=[2]\nroot='T'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exactly one"), "{e}");
+    }
+
+    #[test]
+    fn builtin_rule_sets_load() {
+        for f in [
+            "national.toml",
+            "drom-imports.toml",
+            "drom-exports.toml",
+            "regional.toml",
+        ] {
+            Rules::builtin(f).unwrap_or_else(|e| panic!("{f}: {e}"));
+        }
+    }
+}

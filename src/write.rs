@@ -1,0 +1,171 @@
+//! Output files (SPEC section 3), written atomically: every file goes to a
+//! temporary file in the output folder first, and all are renamed into
+//! place only once all were written, so a failed run leaves no partial file.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use crate::error::{Error, Result};
+use crate::money::{format_amount, format_bound};
+use crate::table::Table;
+
+/// A set of files to replace together in one folder.
+pub struct AtomicDir {
+    dir: PathBuf,
+    pending: Vec<(PathBuf, NamedTempFile)>,
+    remove: Vec<PathBuf>,
+}
+
+impl AtomicDir {
+    /// Prepares `dir`, creating it if needed.
+    pub fn new(dir: &Path) -> Result<AtomicDir> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(AtomicDir {
+            dir: dir.to_path_buf(),
+            pending: Vec::new(),
+            remove: Vec::new(),
+        })
+    }
+
+    /// Writes `name` through `fill` into a temporary file.
+    pub fn write(
+        &mut self,
+        name: &str,
+        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let target = self.dir.join(name);
+        let tmp = NamedTempFile::with_prefix_in(format!(".{name}."), &self.dir)
+            .map_err(|e| Error::io(&self.dir, e))?;
+        let mut w = BufWriter::with_capacity(1 << 16, tmp);
+        fill(&mut w).map_err(|e| Error::io(&target, e))?;
+        let tmp = w
+            .into_inner()
+            .map_err(|e| Error::io(&target, e.into_error()))?;
+        // Temporary files are private; outputs get the usual permissions.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+                .map_err(|e| Error::io(&target, e))?;
+        }
+        self.pending.push((target, tmp));
+        Ok(())
+    }
+
+    /// Removes `name` at commit time (a stale release file from an earlier run).
+    pub fn remove(&mut self, name: &str) {
+        self.remove.push(self.dir.join(name));
+    }
+
+    /// Renames every written file into place and removes the stale ones.
+    pub fn commit(self) -> Result<()> {
+        for p in &self.remove {
+            match fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(p, e)),
+            }
+        }
+        for (target, tmp) in self.pending {
+            tmp.persist(&target)
+                .map_err(|e| Error::io(&target, e.error))?;
+        }
+        Ok(())
+    }
+}
+
+fn header(names: &[String], dims: &[String], rest: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .chain(dims)
+        .cloned()
+        .chain(rest.iter().map(|s| s.to_string()))
+        .collect()
+}
+
+/// `cells.csv`: the internal file, every cell with its status, rules,
+/// protection levels and audit interval.
+pub fn cells_csv(
+    w: &mut dyn Write,
+    split_names: &[String],
+    dim_names: &[String],
+    tables: &[Table],
+    decimals: u32,
+) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(header(
+        split_names,
+        dim_names,
+        &[
+            "value",
+            "contributors",
+            "status",
+            "rule",
+            "lower_protection",
+            "upper_protection",
+            "audit_low",
+            "audit_high",
+        ],
+    ))?;
+    for t in tables {
+        for c in &t.cells {
+            let mut row: Vec<String> = t.split.clone();
+            row.extend(t.codes(c.key).into_iter().map(String::from));
+            row.push(format_amount(c.value, decimals));
+            row.push(c.contributors.to_string());
+            row.push(c.status.as_str().into());
+            row.push(c.rules.names());
+            if c.rules.is_empty() {
+                row.extend([String::new(), String::new()]);
+            } else {
+                row.push(format_bound(c.lower_protection, decimals, true));
+                row.push(format_bound(c.upper_protection, decimals, true));
+            }
+            match c.audit {
+                Some((lo, hi)) => {
+                    row.push(format_bound(lo, decimals, false));
+                    row.push(format_bound(hi, decimals, true));
+                }
+                None => row.extend([String::new(), String::new()]),
+            }
+            out.write_record(&row)?;
+        }
+    }
+    out.flush()
+}
+
+/// `published.csv`: the release file. Masked cells have an empty value and
+/// status `masked`; it never says which are primary, and holds no
+/// contributor id or count.
+pub fn published_csv(
+    w: &mut dyn Write,
+    split_names: &[String],
+    dim_names: &[String],
+    tables: &[Table],
+    decimals: u32,
+) -> std::io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(header(split_names, dim_names, &["value", "status"]))?;
+    for t in tables {
+        for c in &t.cells {
+            let mut row: Vec<String> = t.split.clone();
+            row.extend(t.codes(c.key).into_iter().map(String::from));
+            if c.status.is_masked() {
+                row.extend([String::new(), "masked".into()]);
+            } else {
+                row.extend([format_amount(c.value, decimals), "published".into()]);
+            }
+            out.write_record(&row)?;
+        }
+    }
+    out.flush()
+}
+
+/// Writes a value as pretty JSON with a final newline.
+pub fn json<T: serde::Serialize>(w: &mut dyn Write, value: &T) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, value)?;
+    writeln!(w)
+}
