@@ -61,7 +61,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// [`MAX_DIAGNOSTICS`] are kept; the others are counted.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
-    shown: Vec<String>,
+    /// (line, message), in the order found.
+    shown: Vec<(Option<u64>, String)>,
     total: usize,
 }
 
@@ -71,10 +72,13 @@ impl Diagnostics {
         if self.shown.len() < MAX_DIAGNOSTICS {
             let reason = reason.into();
             let file = file.as_ref().display();
-            self.shown.push(match line {
-                Some(l) => format!("{file}:{l}: {reason}"),
-                None => format!("{file}: {reason}"),
-            });
+            self.shown.push((
+                line,
+                match line {
+                    Some(l) => format!("{file}:{l}: {reason}"),
+                    None => format!("{file}: {reason}"),
+                },
+            ));
         }
     }
 
@@ -86,16 +90,16 @@ impl Diagnostics {
         self.total
     }
 
-    /// Adds all of `other` (its counted-only tail included).
-    pub fn extend(&mut self, other: Diagnostics) {
-        let hidden = other.total - other.shown.len();
-        for s in other.shown {
-            self.total += 1;
-            if self.shown.len() < MAX_DIAGNOSTICS {
-                self.shown.push(s);
-            }
+    /// Merges lists found in parts of one file, in line order.
+    pub fn merge_by_line(parts: impl IntoIterator<Item = Diagnostics>) -> Diagnostics {
+        let mut all = Diagnostics::default();
+        for p in parts {
+            all.total += p.total;
+            all.shown.extend(p.shown);
         }
-        self.total += hidden;
+        all.shown.sort_by_key(|(line, _)| *line);
+        all.shown.truncate(MAX_DIAGNOSTICS);
+        all
     }
 
     /// `Ok(())` when empty, the input error otherwise.
@@ -110,7 +114,7 @@ impl Diagnostics {
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in self.shown.iter().enumerate() {
+        for (i, (_, s)) in self.shown.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }

@@ -159,13 +159,13 @@ impl World {
         let mut products = Vec::new();
         for _ in 0..n_chapters {
             let (_, codes) = &self.products.chapters[self.chapter_w.sample(rng)];
-            let n = (2.0 + size.sqrt()).min(60.0) as usize;
+            let n = (3.0 + 4.0 * size.sqrt()).min(200.0) as usize;
             // Operators trade in neighbouring codes: a run of the chapter.
             // Popular codes come first in a chapter's draw: the start is skewed to the front.
-            let start = ((codes.len() as f64) * rng.gen::<f64>().powi(3)) as usize;
+            let start = ((codes.len() as f64) * rng.gen::<f64>().powi(2)) as usize;
             products.extend(codes.iter().cycle().skip(start).take(n.min(codes.len())));
         }
-        let n_partners = 1 + (size.powf(0.4) as usize).min(15);
+        let n_partners = 1 + ((2.0 * size.powf(0.5)) as usize).min(40);
         let partners = (0..n_partners)
             .map(|_| self.partners[self.partner_w.sample(rng)])
             .collect();

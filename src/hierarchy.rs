@@ -8,6 +8,8 @@
 //! tables in the order a reader expects: each total before its detail.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use crate::error::{Diagnostics, Error, Result};
@@ -23,7 +25,7 @@ pub struct Hierarchy {
     parent: Vec<Option<NodeId>>,
     children: Vec<Vec<NodeId>>,
     depth: Vec<u16>,
-    index: HashMap<String, NodeId>,
+    index: FxHashMap<String, NodeId>,
 }
 
 /// One `code -> parent` link as read from a source, with where it was read.
@@ -143,7 +145,7 @@ impl Hierarchy {
             parent: Vec::with_capacity(n),
             children: Vec::with_capacity(n),
             depth: Vec::with_capacity(n),
-            index: HashMap::with_capacity(n),
+            index: FxHashMap::with_capacity_and_hasher(n, Default::default()),
         };
         for &i in &order {
             let e = &edges[i];

@@ -5,14 +5,19 @@
 //! detailed cell): a contributor's declarations to a cell are summed before
 //! any rule, and memory follows the number of distinct contributions, not
 //! the number of rows.
+//!
+//! The file is cut into blocks at record boundaries and the blocks are
+//! parsed and folded in parallel; ids are renumbered canonically at the end
+//! (codes by hierarchy, contributors by name), so the result does not depend
+//! on the number of threads.
 
-use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
@@ -70,23 +75,103 @@ pub fn detect_delimiter(header: &[u8]) -> u8 {
     best
 }
 
-/// How a dimension's codes are checked and numbered while reading.
-enum CodeBook {
-    /// The tree is known: codes must be its leaves; ids are node ids.
-    Known(Arc<Hierarchy>),
-    /// The tree is built after reading from the codes seen.
-    Collect {
-        codes: Vec<Box<str>>,
-        index: HashMap<Box<str>, u32>,
-        prefix: Option<(usize, bool)>,
-    },
-}
-
 /// Reads and folds a records file according to `rules`.
 pub fn read_records(path: &Path, rules: &Rules) -> Result<Microdata> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    read_from(path, BufReader::with_capacity(1 << 20, file), rules)
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    read_from(path, file, rules)
 }
+
+/// A string interner shared by the reading threads. Ids depend on thread
+/// timing, so they are renumbered canonically after reading.
+#[derive(Default)]
+struct Interner(RwLock<FxHashMap<Box<str>, u32>>);
+
+impl Interner {
+    fn id(&self, s: &str) -> u32 {
+        if let Some(&id) = self.0.read().expect("interner lock").get(s) {
+            return id;
+        }
+        let mut w = self.0.write().expect("interner lock");
+        let n = w.len() as u32;
+        *w.entry(s.into()).or_insert(n)
+    }
+
+    /// Strings by id.
+    fn into_names(self) -> Vec<Box<str>> {
+        let map = self.0.into_inner().expect("interner lock");
+        let mut names = vec![Box::<str>::from(""); map.len()];
+        for (s, id) in map {
+            names[id as usize] = s;
+        }
+        names
+    }
+}
+
+/// A thread's cache in front of a shared [`Interner`].
+#[derive(Default)]
+struct Cache(FxHashMap<Box<str>, u32>);
+
+impl Cache {
+    fn id(&mut self, shared: &Interner, s: &str) -> u32 {
+        if let Some(&id) = self.0.get(s) {
+            return id;
+        }
+        let id = shared.id(s);
+        self.0.insert(s.into(), id);
+        id
+    }
+}
+
+/// How a dimension's codes are checked while reading.
+enum CodeCheck {
+    /// The tree is known: codes must be its leaves; ids are node ids.
+    Known(Arc<Hierarchy>),
+    /// Structured codes of a fixed length (longer ones cut when `truncate`).
+    Prefix { len: usize, truncate: bool },
+    /// Any code.
+    Any,
+}
+
+/// What every reading thread shares.
+struct Shared<'a> {
+    path: &'a Path,
+    delimiter: u8,
+    comma_decimal: bool,
+    decimals: u32,
+    columns: Vec<String>,
+    c_contrib: usize,
+    c_value: usize,
+    c_holding: Option<usize>,
+    c_split: Vec<usize>,
+    c_keep: Vec<(usize, Vec<String>)>,
+    c_dims: Vec<usize>,
+    dim_names: Vec<String>,
+    checks: Vec<CodeCheck>,
+    codes: Vec<Interner>,
+    units: Interner,
+    split_values: Vec<Interner>,
+    /// Combinations of split value ids, as `a,b,...` of ids.
+    split_keys: Interner,
+}
+
+type FoldKey = (u32, u32, Leaf);
+
+/// One thread's part of the work.
+#[derive(Default)]
+struct Partial {
+    folded: FxHashMap<FoldKey, i64>,
+    diags: Diagnostics,
+    rows: u64,
+    rows_filtered: u64,
+}
+
+/// A piece of the file holding whole records, and its first line number.
+struct Block {
+    first_line: u64,
+    bytes: Vec<u8>,
+}
+
+const BLOCK: usize = 4 << 20;
 
 /// As [`read_records`], from any reader; `path` names the source in messages.
 pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Microdata> {
@@ -98,29 +183,27 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         )));
     }
     let mut buf = BufReader::with_capacity(1 << 20, reader);
-    // Skip a UTF-8 byte order mark, then look at the header to pick the delimiter.
-    let head = buf.fill_buf().map_err(|e| Error::io(path, e))?;
-    if head.starts_with(b"\xEF\xBB\xBF") {
+    let io = |e| Error::io(path, e);
+    // Skip a UTF-8 byte order mark, then read the header line.
+    if buf.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
         buf.consume(3);
     }
-    let head = buf.fill_buf().map_err(|e| Error::io(path, e))?;
-    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let delimiter = detect_delimiter(first_line);
-    let comma_decimal = delimiter == b';';
-
-    let mut rdr = csv::ReaderBuilder::new()
+    let mut header = Vec::new();
+    buf.read_until(b'\n', &mut header).map_err(io)?;
+    let delimiter = detect_delimiter(&header);
+    let columns: Vec<String> = csv::ReaderBuilder::new()
         .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(buf);
-    let headers = rdr
-        .headers()
-        .map_err(|e| Error::at(path, Some(1), format!("unreadable header: {e}")))?
-        .clone();
-    let columns: Vec<&str> = headers.iter().map(|h| h.trim()).collect();
+        .has_headers(false)
+        .from_reader(header.as_slice())
+        .records()
+        .next()
+        .and_then(|r| r.ok())
+        .map(|r| r.iter().map(|h| h.trim().to_string()).collect())
+        .unwrap_or_default();
+
     let mut missing = Diagnostics::default();
     let mut col = |name: &str| -> usize {
-        match columns.iter().position(|c| *c == name) {
+        match columns.iter().position(|c| c == name) {
             Some(i) => i,
             None => {
                 missing.push(
@@ -139,172 +222,87 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
     let c_value = col(&rules.input.value);
     let c_holding = rules.input.holding.as_deref().map(&mut col);
     let c_split: Vec<usize> = rules.input.split.iter().map(|s| col(s)).collect();
-    let c_keep: Vec<(usize, &Vec<String>)> =
-        rules.input.keep.iter().map(|(k, v)| (col(k), v)).collect();
+    let c_keep: Vec<(usize, Vec<String>)> = rules
+        .input
+        .keep
+        .iter()
+        .map(|(k, v)| (col(k), v.clone()))
+        .collect();
     let c_dims: Vec<usize> = dims.iter().map(|d| col(&d.column)).collect();
     missing.into_result()?;
 
-    let mut books: Vec<CodeBook> = dims
-        .iter()
-        .map(|d| match &d.source {
-            HierarchySource::Known(h) => CodeBook::Known(h.clone()),
-            HierarchySource::Prefix {
-                levels, truncate, ..
-            } => CodeBook::Collect {
-                codes: Vec::new(),
-                index: HashMap::new(),
-                prefix: Some((*levels.last().expect("levels are not empty"), *truncate)),
-            },
-            HierarchySource::Flat { .. } => CodeBook::Collect {
-                codes: Vec::new(),
-                index: HashMap::new(),
-                prefix: None,
-            },
-        })
-        .collect();
-    let mut units: HashMap<Box<str>, u32> = HashMap::new();
-    let mut splits: HashMap<Vec<Box<str>>, u32> = HashMap::new();
-    let mut folded: FxHashMap<(u32, u32, Leaf), i64> = FxHashMap::default();
-    let mut diags = Diagnostics::default();
-    let mut rows = 0u64;
-    let mut rows_filtered = 0u64;
-    let decimals = rules.input.decimals;
-    let mut record = csv::ByteRecord::new();
-    let mut split_key: Vec<Box<str>> = Vec::with_capacity(c_split.len());
-    loop {
-        let line = rdr.position().line() + 1;
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                diags.push(path, Some(line), format!("unreadable row: {e}"));
-                if diags.len() > 10 * crate::error::MAX_DIAGNOSTICS {
-                    break;
-                }
-                continue;
-            }
-        }
-        let line = record.position().map_or(line, |p| p.line());
-        if record.len() != columns.len() {
-            if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
-                continue; // blank line
-            }
-            diags.push(
-                path,
-                Some(line),
-                format!("expected {} fields, found {}", columns.len(), record.len()),
-            );
-            continue;
-        }
-        let field = |i: usize| -> std::result::Result<&str, String> {
-            std::str::from_utf8(&record[i])
-                .map(str::trim)
-                .map_err(|_| format!("column '{}' is not valid UTF-8", columns[i]))
-        };
-        macro_rules! get {
-            ($i:expr) => {
-                match field($i) {
-                    Ok(s) => s,
-                    Err(m) => {
-                        diags.push(path, Some(line), m);
-                        continue;
+    let shared = Shared {
+        path,
+        delimiter,
+        comma_decimal: delimiter == b';',
+        decimals: rules.input.decimals,
+        c_contrib,
+        c_value,
+        c_holding,
+        c_split,
+        c_keep,
+        c_dims,
+        dim_names: dims.iter().map(|d| d.name.clone()).collect(),
+        checks: dims
+            .iter()
+            .map(|d| match &d.source {
+                HierarchySource::Known(h) => CodeCheck::Known(h.clone()),
+                HierarchySource::Prefix {
+                    levels, truncate, ..
+                } => CodeCheck::Prefix {
+                    len: *levels.last().expect("levels are not empty"),
+                    truncate: *truncate,
+                },
+                HierarchySource::Flat { .. } => CodeCheck::Any,
+            })
+            .collect(),
+        codes: dims.iter().map(|_| Interner::default()).collect(),
+        units: Interner::default(),
+        split_values: rules
+            .input
+            .split
+            .iter()
+            .map(|_| Interner::default())
+            .collect(),
+        split_keys: Interner::default(),
+        columns,
+    };
+
+    // One thread cuts the file into blocks of whole records; the others fold them.
+    let workers = rayon::current_num_threads().max(1);
+    let (tx, rx) = mpsc::sync_channel::<Block>(workers * 2);
+    let rx = Mutex::new(rx);
+    let (partials, cut) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut part = Partial::default();
+                    let mut caches = Caches::new(&shared);
+                    loop {
+                        let block = match rx.lock().expect("block queue").recv() {
+                            Ok(b) => b,
+                            Err(_) => break,
+                        };
+                        fold_block(&shared, &mut caches, &block, &mut part);
                     }
-                }
-            };
-        }
-        // Rows outside the rule set's scope are not errors: they are skipped.
-        let mut kept = true;
-        for (i, allowed) in &c_keep {
-            let v = get!(*i);
-            if !allowed.iter().any(|a| a == v) {
-                kept = false;
-            }
-        }
-        if !kept {
-            rows_filtered += 1;
-            continue;
-        }
-        let mut bad = false;
-        let contributor = get!(c_contrib);
-        if contributor.is_empty() {
-            diags.push(
-                path,
-                Some(line),
-                format!("empty contributor ('{}')", columns[c_contrib]),
-            );
-            bad = true;
-        }
-        let value = match parse_amount(get!(c_value), decimals, comma_decimal) {
-            Ok(v) => v,
-            Err(m) => {
-                diags.push(path, Some(line), format!("{}: {m}", columns[c_value]));
-                bad = true;
-                0
-            }
-        };
-        split_key.clear();
-        for &i in &c_split {
-            let v = get!(i);
-            if v.is_empty() {
-                diags.push(
-                    path,
-                    Some(line),
-                    format!("empty split variable '{}'", columns[i]),
-                );
-                bad = true;
-            }
-            split_key.push(v.into());
-        }
-        let mut leaf: Leaf = [0; MAX_DIMS];
-        for (k, &i) in c_dims.iter().enumerate() {
-            let code = get!(i);
-            match intern_code(&mut books[k], code) {
-                Ok(id) => leaf[k] = id,
-                Err(m) => {
-                    diags.push(
-                        path,
-                        Some(line),
-                        format!("{} '{}': {m}", dims[k].name, code),
-                    );
-                    bad = true;
-                }
-            }
-        }
-        if bad {
-            continue;
-        }
-        let unit_key: Box<str> = match c_holding {
-            Some(h) => {
-                let g = get!(h);
-                if g.is_empty() {
-                    format!("c\u{1f}{contributor}").into()
-                } else {
-                    format!("h\u{1f}{g}").into()
-                }
-            }
-            None => contributor.into(),
-        };
-        let next_unit = units.len() as u32;
-        let unit = *units.entry(unit_key).or_insert(next_unit);
-        let next_split = splits.len() as u32;
-        let split = match splits.get(&split_key) {
-            Some(&s) => s,
-            None => {
-                splits.insert(split_key.clone(), next_split);
-                next_split
-            }
-        };
-        let slot = folded.entry((split, unit, leaf)).or_insert(0);
-        match slot.checked_add(value) {
-            Some(v) => *slot = v,
-            None => {
-                diags.push(path, Some(line), "sum of values overflows");
-                continue;
-            }
-        }
-        rows += 1;
-    }
+                    part
+                })
+            })
+            .collect();
+        let cut = cut_blocks(&mut buf, &tx);
+        drop(tx);
+        let parts: Vec<Partial> = handles
+            .into_iter()
+            .map(|h| h.join().expect("reading thread"))
+            .collect();
+        (parts, cut)
+    });
+    cut.map_err(io)?;
+
+    let diags = Diagnostics::merge_by_line(partials.iter().map(|p| p.diags.clone()));
     diags.into_result()?;
+    let rows: u64 = partials.iter().map(|p| p.rows).sum();
+    let rows_filtered: u64 = partials.iter().map(|p| p.rows_filtered).sum();
     if rows == 0 {
         let why = if rows_filtered > 0 {
             " (all rows were left out by the rules' keep filter)"
@@ -313,47 +311,379 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         };
         return Err(Error::at(path, None, format!("no records{why}")));
     }
-
-    // Build the trees known only from the data, and renumber codes as nodes.
-    let mut hierarchies = Vec::with_capacity(dims.len());
-    let mut remap: Vec<Option<Vec<NodeId>>> = Vec::with_capacity(dims.len());
-    for (d, book) in dims.iter().zip(books) {
-        match book {
-            CodeBook::Known(h) => {
-                hierarchies.push(h);
-                remap.push(None);
-            }
-            CodeBook::Collect { codes, .. } => {
-                let src = Path::new(&d.name);
-                let h = match &d.source {
-                    HierarchySource::Prefix { levels, root, .. } => {
-                        Hierarchy::from_prefix(src, codes.iter().map(|c| &**c), levels, root)?
-                    }
-                    HierarchySource::Flat { root } => {
-                        Hierarchy::flat(src, codes.iter().map(|c| &**c), root)?
-                    }
-                    HierarchySource::Known(_) => unreachable!(),
-                };
-                remap.push(Some(
-                    codes
-                        .iter()
-                        .map(|c| h.lookup(c).expect("code is in its tree"))
-                        .collect(),
-                ));
-                hierarchies.push(Arc::new(h));
-            }
+    // Merge the threads' sums into the largest.
+    let mut partials = partials;
+    partials.sort_by_key(|p| std::cmp::Reverse(p.folded.len()));
+    let mut folded = std::mem::take(&mut partials[0].folded);
+    for p in &mut partials[1..] {
+        for (k, v) in p.folded.drain() {
+            let slot = folded.entry(k).or_insert(0);
+            *slot = slot
+                .checked_add(v)
+                .ok_or_else(|| Error::at(path, None, "sum of values overflows"))?;
         }
     }
-    let mut split_list: Vec<(Vec<Box<str>>, u32)> = splits.into_iter().collect();
-    split_list.sort();
-    let mut table_of = vec![0usize; split_list.len()];
-    for (t, (_, s)) in split_list.iter().enumerate() {
-        table_of[*s as usize] = t;
+    let Shared {
+        codes,
+        units,
+        split_values,
+        split_keys,
+        ..
+    } = shared;
+    let split_keys: Vec<SmallVec<[u32; 4]>> = split_keys
+        .into_names()
+        .iter()
+        .map(|k| {
+            k.split(',')
+                .filter(|v| !v.is_empty())
+                .map(|v| v.parse().expect("ids"))
+                .collect()
+        })
+        .collect();
+    finish(
+        path,
+        rules,
+        codes,
+        units,
+        split_values,
+        &split_keys,
+        folded,
+        rows,
+        rows_filtered,
+    )
+}
+
+/// Per-thread caches of the shared interners.
+struct Caches {
+    codes: Vec<Cache>,
+    units: Cache,
+    split_values: Vec<Cache>,
+    split_keys: FxHashMap<SmallVec<[u32; 4]>, u32>,
+}
+
+impl Caches {
+    fn new(s: &Shared) -> Caches {
+        Caches {
+            codes: s.codes.iter().map(|_| Cache::default()).collect(),
+            units: Cache::default(),
+            split_values: s.split_values.iter().map(|_| Cache::default()).collect(),
+            split_keys: FxHashMap::default(),
+        }
     }
-    let mut tables: Vec<TableData> = split_list
+}
+
+/// Reads the rest of the file into blocks that end on a record boundary: a
+/// newline outside quotes (an even number of `"` since the block start, as
+/// doubled quotes inside fields count twice).
+fn cut_blocks<R: Read>(r: &mut R, tx: &mpsc::SyncSender<Block>) -> std::io::Result<()> {
+    let mut line = 2u64; // the header was line 1
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut bytes = std::mem::take(&mut carry);
+        let start = bytes.len();
+        bytes.resize(start + BLOCK, 0);
+        let mut filled = start;
+        while filled < bytes.len() {
+            let n = r.read(&mut bytes[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        let eof = filled < bytes.len();
+        bytes.truncate(filled);
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let cut = if eof {
+            bytes.len()
+        } else {
+            let mut in_quotes = false;
+            let mut last = None;
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b'"' {
+                    in_quotes = !in_quotes;
+                } else if b == b'\n' && !in_quotes {
+                    last = Some(i + 1);
+                }
+            }
+            last.unwrap_or(bytes.len())
+        };
+        carry = bytes.split_off(cut);
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        if tx
+            .send(Block {
+                first_line: line,
+                bytes,
+            })
+            .is_err()
+        {
+            return Ok(());
+        }
+        line += lines;
+        if eof && carry.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+/// Parses one block and folds its rows into `part`.
+fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial) {
+    let path = s.path;
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(s.delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(block.bytes.as_slice());
+    let mut record = csv::ByteRecord::new();
+    let mut split_key: SmallVec<[u32; 4]> = SmallVec::new();
+    loop {
+        let pos_line = rdr.position().line();
+        let ok = rdr.read_byte_record(&mut record);
+        let line = block.first_line + record.position().map_or(pos_line, |p| p.line()) - 1;
+        match ok {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                part.diags
+                    .push(path, Some(line), format!("unreadable row: {e}"));
+                continue;
+            }
+        }
+        if record.len() != s.columns.len() {
+            if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
+                continue; // blank line
+            }
+            part.diags.push(
+                path,
+                Some(line),
+                format!(
+                    "expected {} fields, found {}",
+                    s.columns.len(),
+                    record.len()
+                ),
+            );
+            continue;
+        }
+        let field = |i: usize| -> std::result::Result<&str, String> {
+            std::str::from_utf8(&record[i])
+                .map(str::trim)
+                .map_err(|_| format!("column '{}' is not valid UTF-8", s.columns[i]))
+        };
+        macro_rules! get {
+            ($i:expr) => {
+                match field($i) {
+                    Ok(v) => v,
+                    Err(m) => {
+                        part.diags.push(path, Some(line), m);
+                        continue;
+                    }
+                }
+            };
+        }
+        // Rows outside the rule set's scope are not errors: they are skipped.
+        let mut kept = true;
+        for (i, allowed) in &s.c_keep {
+            let v = get!(*i);
+            if !allowed.iter().any(|a| a == v) {
+                kept = false;
+            }
+        }
+        if !kept {
+            part.rows_filtered += 1;
+            continue;
+        }
+        let mut bad = false;
+        let contributor = get!(s.c_contrib);
+        if contributor.is_empty() {
+            part.diags.push(
+                path,
+                Some(line),
+                format!("empty contributor ('{}')", s.columns[s.c_contrib]),
+            );
+            bad = true;
+        }
+        let value = match parse_amount(get!(s.c_value), s.decimals, s.comma_decimal) {
+            Ok(v) => v,
+            Err(m) => {
+                part.diags
+                    .push(path, Some(line), format!("{}: {m}", s.columns[s.c_value]));
+                bad = true;
+                0
+            }
+        };
+        split_key.clear();
+        for (k, &i) in s.c_split.iter().enumerate() {
+            let v = get!(i);
+            if v.is_empty() {
+                part.diags.push(
+                    path,
+                    Some(line),
+                    format!("empty split variable '{}'", s.columns[i]),
+                );
+                bad = true;
+            }
+            split_key.push(caches.split_values[k].id(&s.split_values[k], v));
+        }
+        let mut leaf: Leaf = [0; MAX_DIMS];
+        for (k, &i) in s.c_dims.iter().enumerate() {
+            let code = get!(i);
+            match check_code(&s.checks[k], code) {
+                Ok(Some(node)) => leaf[k] = node,
+                Ok(None) => {
+                    let code = match s.checks[k] {
+                        CodeCheck::Prefix { len, .. } => &code[..len],
+                        _ => code,
+                    };
+                    leaf[k] = caches.codes[k].id(&s.codes[k], code);
+                }
+                Err(m) => {
+                    part.diags.push(
+                        path,
+                        Some(line),
+                        format!("{} '{}': {m}", s.dim_names[k], code),
+                    );
+                    bad = true;
+                }
+            }
+        }
+        if bad {
+            continue;
+        }
+        let unit = match s.c_holding {
+            Some(h) => {
+                let g = get!(h);
+                if g.is_empty() {
+                    caches.units.id(&s.units, &format!("c\u{1f}{contributor}"))
+                } else {
+                    caches.units.id(&s.units, &format!("h\u{1f}{g}"))
+                }
+            }
+            None => caches.units.id(&s.units, contributor),
+        };
+        let split = match caches.split_keys.get(&split_key) {
+            Some(&id) => id,
+            None => {
+                let text: Vec<String> = split_key.iter().map(|v| v.to_string()).collect();
+                let id = s.split_keys.id(&text.join(","));
+                caches.split_keys.insert(split_key.clone(), id);
+                id
+            }
+        };
+        let slot = part.folded.entry((split, unit, leaf)).or_insert(0);
+        match slot.checked_add(value) {
+            Some(v) => *slot = v,
+            None => {
+                part.diags.push(path, Some(line), "sum of values overflows");
+                continue;
+            }
+        }
+        part.rows += 1;
+    }
+}
+
+/// Checks a code against its dimension: `Some(node)` for a known tree,
+/// `None` when the code is to be interned (prefix and flat trees).
+fn check_code(check: &CodeCheck, code: &str) -> std::result::Result<Option<NodeId>, String> {
+    if code.is_empty() {
+        return Err("empty code".into());
+    }
+    match check {
+        CodeCheck::Known(h) => match h.lookup(code) {
+            None => Err("unknown code (not in the hierarchy)".into()),
+            Some(n) if !h.is_leaf(n) => {
+                Err("is an aggregate of the hierarchy; records need detailed codes".into())
+            }
+            Some(n) => Ok(Some(n)),
+        },
+        CodeCheck::Prefix { len, truncate } => {
+            let len = *len;
+            if !code.is_ascii() {
+                Err("structured (prefix) codes must be ASCII".into())
+            } else if code.len() == len || (*truncate && code.len() > len) {
+                Ok(None)
+            } else {
+                Err(format!(
+                    "has {} characters, the hierarchy's detailed codes have {len}",
+                    code.len()
+                ))
+            }
+        }
+        CodeCheck::Any => Ok(None),
+    }
+}
+
+/// Builds the trees known only from the data, renumbers every id
+/// canonically and splits the sums into tables.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    path: &Path,
+    rules: &Rules,
+    codes: Vec<Interner>,
+    units: Interner,
+    split_values: Vec<Interner>,
+    split_keys: &[SmallVec<[u32; 4]>],
+    folded: FxHashMap<FoldKey, i64>,
+    rows: u64,
+    rows_filtered: u64,
+) -> Result<Microdata> {
+    let dims = &rules.dimensions;
+    let mut hierarchies = Vec::with_capacity(dims.len());
+    let mut remap: Vec<Option<Vec<NodeId>>> = Vec::with_capacity(dims.len());
+    for (d, interner) in dims.iter().zip(codes) {
+        let names = interner.into_names();
+        let src = Path::new(&d.name);
+        let h = match &d.source {
+            HierarchySource::Known(h) => {
+                hierarchies.push(h.clone());
+                remap.push(None);
+                continue;
+            }
+            HierarchySource::Prefix { levels, root, .. } => {
+                Hierarchy::from_prefix(src, names.iter().map(|c| &**c), levels, root)?
+            }
+            HierarchySource::Flat { root } => {
+                Hierarchy::flat(src, names.iter().map(|c| &**c), root)?
+            }
+        };
+        remap.push(Some(
+            names
+                .iter()
+                .map(|c| h.lookup(c).expect("code is in its tree"))
+                .collect(),
+        ));
+        hierarchies.push(Arc::new(h));
+    }
+    // Contributors numbered in name order; tables in split-value order.
+    let unit_names = units.into_names();
+    let mut order: Vec<u32> = (0..unit_names.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| unit_names[a as usize].cmp(&unit_names[b as usize]));
+    let mut unit_id = vec![0u32; order.len()];
+    for (rank, &u) in order.iter().enumerate() {
+        unit_id[u as usize] = rank as u32;
+    }
+    let value_names: Vec<Vec<Box<str>>> =
+        split_values.into_iter().map(Interner::into_names).collect();
+    let named = |key: &SmallVec<[u32; 4]>| -> Vec<String> {
+        key.iter()
+            .enumerate()
+            .map(|(k, &id)| value_names[k][id as usize].to_string())
+            .collect()
+    };
+    let mut by_name: Vec<(Vec<String>, usize)> = split_keys
+        .iter()
+        .enumerate()
+        .map(|(id, k)| (named(k), id))
+        .collect();
+    by_name.sort();
+    let mut table_of = vec![0usize; split_keys.len()];
+    for (t, (_, id)) in by_name.iter().enumerate() {
+        table_of[*id] = t;
+    }
+    let mut tables: Vec<TableData> = by_name
         .into_iter()
-        .map(|(key, _)| TableData {
-            split: key.into_iter().map(String::from).collect(),
+        .map(|(split, _)| TableData {
+            split,
             contributions: Vec::new(),
         })
         .collect();
@@ -365,13 +695,16 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         }
         tables[table_of[split as usize]]
             .contributions
-            .push(Contribution { unit, leaf, value });
+            .push(Contribution {
+                unit: unit_id[unit as usize],
+                leaf,
+                value,
+            });
     }
-    for t in &mut tables {
-        t.contributions.sort_unstable_by_key(|c| (c.unit, c.leaf));
-    }
-    // Contributor numbers follow first appearance in the file; that is
-    // deterministic for a given file, and never leaves the process.
+    tables
+        .par_iter_mut()
+        .for_each(|t| t.contributions.sort_unstable_by_key(|c| (c.unit, c.leaf)));
+    let _ = path;
     Ok(Microdata {
         split_names: rules.input.split.clone(),
         dim_names: dims.iter().map(|d| d.name.clone()).collect(),
@@ -380,58 +713,6 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         rows,
         rows_filtered,
     })
-}
-
-/// Checks a code against its dimension and returns its id.
-fn intern_code(book: &mut CodeBook, code: &str) -> std::result::Result<NodeId, String> {
-    if code.is_empty() {
-        return Err("empty code".into());
-    }
-    match book {
-        CodeBook::Known(h) => match h.lookup(code) {
-            None => Err("unknown code (not in the hierarchy)".into()),
-            Some(n) if !h.is_leaf(n) => {
-                Err("is an aggregate of the hierarchy; records need detailed codes".into())
-            }
-            Some(n) => Ok(n),
-        },
-        CodeBook::Collect {
-            codes,
-            index,
-            prefix,
-        } => {
-            let code = match *prefix {
-                Some((len, truncate)) => {
-                    if !code.is_ascii() {
-                        return Err("structured (prefix) codes must be ASCII".into());
-                    }
-                    if code.len() == len
-                        || (truncate && code.len() > len && code.is_char_boundary(len))
-                    {
-                        &code[..len]
-                    } else if code.len() > len {
-                        return Err(format!(
-                            "has {} characters, the hierarchy's codes have {len}",
-                            code.len()
-                        ));
-                    } else {
-                        return Err(format!(
-                            "has {} characters, the hierarchy's detailed codes have {len}",
-                            code.len()
-                        ));
-                    }
-                }
-                None => code,
-            };
-            if let Some(&id) = index.get(code) {
-                return Ok(id);
-            }
-            let id = codes.len() as u32;
-            codes.push(code.into());
-            index.insert(code.into(), id);
-            Ok(id)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -445,5 +726,29 @@ mod tests {
         assert_eq!(detect_delimiter(b"a\tb\tc"), b'\t');
         assert_eq!(detect_delimiter(b"a;b,c;d"), b';');
         assert_eq!(detect_delimiter(b"abc"), b',');
+    }
+
+    #[test]
+    fn blocks_end_outside_quotes() {
+        let (tx, rx) = mpsc::sync_channel(100);
+        let mut text = Vec::new();
+        for i in 0..(BLOCK / 8) {
+            text.extend_from_slice(format!("a,\"x\ny{i}\",1\n").as_bytes());
+        }
+        cut_blocks(&mut text.as_slice(), &tx).unwrap();
+        drop(tx);
+        let blocks: Vec<Block> = rx.iter().collect();
+        assert!(blocks.len() > 1);
+        let mut line = 2;
+        for b in &blocks {
+            assert_eq!(b.first_line, line);
+            assert!(b.bytes.ends_with(b",1\n"));
+            assert_eq!(b.bytes.iter().filter(|&&c| c == b'"').count() % 2, 0);
+            line += b.bytes.iter().filter(|&&c| c == b'\n').count() as u64;
+        }
+        assert_eq!(
+            blocks.iter().map(|b| b.bytes.len()).sum::<usize>(),
+            text.len()
+        );
     }
 }

@@ -1,0 +1,218 @@
+//! `generate` and `demo` as a user runs them, and the properties every run
+//! must keep: determinism whatever `--jobs`, and no contributor id or count
+//! in a release file or a log.
+
+mod common;
+
+use common::*;
+
+fn generate(profile: &str, seed: &str, scale: &str, out: &std::path::Path) {
+    cellmask()
+        .args([
+            "generate",
+            "--profile",
+            profile,
+            "--seed",
+            seed,
+            "--scale",
+            scale,
+            "--out",
+        ])
+        .arg(out)
+        .assert()
+        .success();
+}
+
+#[test]
+fn generate_is_deterministic_and_seeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a.csv"),
+        dir.path().join("b.csv"),
+        dir.path().join("c.csv"),
+    );
+    generate("drom", "7", "0.05", &a);
+    generate("drom", "7", "0.05", &b);
+    generate("drom", "8", "0.05", &c);
+    let (a, b, c) = (
+        std::fs::read(a).unwrap(),
+        std::fs::read(b).unwrap(),
+        std::fs::read(c).unwrap(),
+    );
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn drom_profile_has_territories_interdom_and_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("d.csv");
+    generate("drom", "1", "0.2", &f);
+    let rows = read_csv(&f);
+    let has =
+        |pred: &dyn Fn(&std::collections::HashMap<String, String>) -> bool| rows.iter().any(pred);
+    for t in ["GP", "MQ", "GF", "RE", "YT"] {
+        for flow in ["I", "E"] {
+            assert!(
+                has(&|r| r["territory"] == t && r["flow"] == flow),
+                "{t} {flow}"
+            );
+        }
+    }
+    assert!(
+        has(&|r| r["territory"] == "GP" && r["flow"] == "E" && r["country"] == "MQ"),
+        "Interdom GP -> MQ"
+    );
+    assert!(
+        has(&|r| r["territory"] == "MQ" && r["flow"] == "E" && r["country"] == "GP"),
+        "Interdom MQ -> GP"
+    );
+    assert!(
+        has(&|r| r["territory"] == "GF" && r["product"] == "88079021"),
+        "space products in GF"
+    );
+    assert!(
+        has(&|r| r["country"] == "FR"),
+        "metropolitan France as partner"
+    );
+    // Several declarations per operator and cell.
+    let mut seen = std::collections::HashSet::new();
+    let repeated = rows
+        .iter()
+        .filter(|r| !seen.insert((&r["operator"], &r["flow"], &r["product"], &r["country"])))
+        .count();
+    assert!(
+        repeated > rows.len() / 10,
+        "{repeated} repeated declarations of {}",
+        rows.len()
+    );
+}
+
+/// Every profile's file is read by its rule sets without an input error,
+/// and most detailed cells are secret.
+#[test]
+fn generated_files_fit_the_shipped_rule_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    for (profile, rules) in [
+        ("drom", vec!["drom-imports.toml", "drom-exports.toml"]),
+        ("national", vec!["national.toml"]),
+        ("regional", vec!["regional.toml"]),
+    ] {
+        let input = dir.path().join(format!("{profile}.csv"));
+        generate(profile, "3", "0.01", &input);
+        for r in rules {
+            let out = dir.path().join(r);
+            let code = cellmask()
+                .args(["protect", "--quiet", "--rules"])
+                .arg(repo("rules").join(r))
+                .arg("--input")
+                .arg(&input)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert!(
+                code.status.code() == Some(0) || code.status.code() == Some(1),
+                "{r}: {:?}",
+                code
+            );
+            let cells = read_csv(&out.join("cells.csv"));
+            assert!(!cells.is_empty());
+            let primary = cells.iter().filter(|c| c["status"] == "primary").count();
+            assert!(
+                primary * 2 > cells.len(),
+                "{r}: {primary} primary of {}",
+                cells.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn demo_runs_with_no_argument_and_writes_its_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cellmask()
+        .args(["demo", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("drom-imports") && text.contains("drom-exports"),
+        "{text}"
+    );
+    assert!(text.contains("primary secrets"), "{text}");
+    for sub in ["imports", "exports"] {
+        assert!(dir.path().join(sub).join("cells.csv").exists());
+        assert!(dir.path().join(sub).join("report.json").exists());
+    }
+}
+
+#[test]
+fn same_output_whatever_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    generate("drom", "5", "0.05", &input);
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2", "1"] {
+        let out = dir.path().join(format!("out{}", outputs.len()));
+        cellmask()
+            .args(["protect", "--quiet", "--jobs", jobs, "--rules"])
+            .arg(repo("rules/drom-imports.toml"))
+            .arg("--input")
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(1);
+        outputs.push((
+            std::fs::read(out.join("cells.csv")).unwrap(),
+            report_without_timings(&out),
+        ));
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// No contributor id, contributor count or contributor value in the release
+/// file, the report or the log.
+#[test]
+fn no_contributor_in_release_files_or_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = cellmask()
+        .args(["protect", "--rules"])
+        .arg(data("tiny.toml"))
+        .arg("--input")
+        .arg(data("safe.csv"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let published = std::fs::read_to_string(out.join("published.csv")).unwrap();
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for text in [&published, &report, &log] {
+        for id in ["alpha", "beta", "gamma"] {
+            assert!(!text.contains(id), "contributor id {id} leaked");
+        }
+        assert!(
+            !text.to_lowercase().contains("contributors"),
+            "contributor counts leaked"
+        );
+        // alpha's 50.50 in 0101 x IT is a single contributor's value.
+        assert!(!text.contains("50.50"), "a contributor's value leaked");
+    }
+    assert_eq!(
+        published.lines().next().unwrap(),
+        "flow,product,country,value,status"
+    );
+    // The internal file does carry counts (SPEC section 3), never ids.
+    let cells = std::fs::read_to_string(out.join("cells.csv")).unwrap();
+    assert!(!cells.contains("alpha"));
+}

@@ -1,0 +1,298 @@
+//! `cellmask protect` driven as a user would: files in, exit code and files out.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+fn protect(input: &str, out: &std::path::Path) -> assert_cmd::assert::Assert {
+    cellmask()
+        .args(["protect", "--rules"])
+        .arg(data("tiny.toml"))
+        .arg("--input")
+        .arg(data(input))
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
+
+#[test]
+fn table_without_secrets_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    protect("safe.csv", dir.path()).success();
+    assert_eq!(
+        files_in(dir.path()),
+        ["cells.csv", "published.csv", "report.json"]
+    );
+    let published = std::fs::read_to_string(dir.path().join("published.csv")).unwrap();
+    let expected = "flow,product,country,value,status\n\
+        I,TOTAL,WORLD,470.50,published\n\
+        I,TOTAL,EU,440.50,published\n\
+        I,TOTAL,DE,300.00,published\n\
+        I,TOTAL,IT,140.50,published\n\
+        I,TOTAL,US,30.00,published\n\
+        I,01,WORLD,470.50,published\n\
+        I,01,EU,440.50,published\n\
+        I,01,DE,300.00,published\n\
+        I,01,IT,140.50,published\n\
+        I,01,US,30.00,published\n\
+        I,0101,WORLD,470.50,published\n\
+        I,0101,EU,440.50,published\n\
+        I,0101,DE,300.00,published\n\
+        I,0101,IT,140.50,published\n\
+        I,0101,US,30.00,published\n";
+    assert_eq!(published, expected);
+    let report = report_without_timings(dir.path());
+    assert_eq!(report["verdict"], "protected");
+    assert_eq!(report["totals"]["cells"], 15);
+}
+
+#[test]
+fn primary_secrets_hand_computed() {
+    let dir = tempfile::tempdir().unwrap();
+    protect("secret.csv", dir.path())
+        .code(1)
+        .stdout(predicate::str::contains("not yet protected"));
+    // No release file without protection.
+    assert_eq!(files_in(dir.path()), ["cells.csv", "report.json"]);
+    let cells = read_csv(&dir.path().join("cells.csv"));
+    assert_eq!(cells.len(), 16 + 9);
+    let get = |flow: &str, p: &str, c: &str| {
+        cells
+            .iter()
+            .find(|r| r["flow"] == flow && r["product"] == p && r["country"] == c)
+            .unwrap_or_else(|| panic!("no cell {flow} {p} {c}"))
+    };
+    // delta holds 170 of 180 (two declarations summed): dominance, upper = 100/85*170 - 180 = 20.
+    let de = get("I", "0101", "DE");
+    assert_eq!(
+        (de["value"].as_str(), de["contributors"].as_str()),
+        ("180.00", "3")
+    );
+    assert_eq!(
+        (de["status"].as_str(), de["rule"].as_str()),
+        ("primary", "dominance")
+    );
+    assert_eq!(
+        (
+            de["lower_protection"].as_str(),
+            de["upper_protection"].as_str()
+        ),
+        ("20.00", "20.00")
+    );
+    // One operator: frequency and dominance; the larger level is dominance's
+    // 100/85*12.5 - 12.5 = 2.2059 (rounded up), above frequency's 1.25.
+    let us = get("I", "0102", "US");
+    assert_eq!(
+        (us["status"].as_str(), us["rule"].as_str()),
+        ("primary", "frequency+dominance")
+    );
+    assert_eq!(us["upper_protection"], "2.21");
+    // Single-child aggregate 0102 x WORLD equals its child and is a cell too.
+    assert_eq!(get("I", "0102", "WORLD")["value"], "12.50");
+    assert_eq!(get("I", "0102", "WORLD")["status"], "primary");
+    // 60% at the world level: safe.
+    let w = get("I", "01", "WORLD");
+    assert_eq!(
+        (
+            w["value"].as_str(),
+            w["contributors"].as_str(),
+            w["status"].as_str()
+        ),
+        ("282.50", "4", "published")
+    );
+    let primaries: Vec<String> = cells
+        .iter()
+        .filter(|r| r["status"] == "primary")
+        .map(|r| format!("{} {} {}", r["flow"], r["product"], r["country"]))
+        .collect();
+    assert_eq!(
+        primaries,
+        [
+            "I TOTAL DE",
+            "I TOTAL US",
+            "I 01 DE",
+            "I 01 US",
+            "I 0101 DE",
+            "I 0102 WORLD",
+            "I 0102 US"
+        ]
+    );
+    let report = report_without_timings(dir.path());
+    assert_eq!(report["verdict"], "not_protected");
+    assert_eq!(report["totals"]["primary"], 7);
+    assert_eq!(report["totals"]["primary_by_rule"]["dominance"], 7);
+    assert_eq!(report["totals"]["primary_by_rule"]["frequency"], 4);
+    assert_eq!(report["tables"].as_array().unwrap().len(), 2);
+    // Tables in split order: E (no secret) then I.
+    assert_eq!(report["tables"][0]["split"]["flow"], "E");
+    assert_eq!(report["tables"][0]["protected"], true);
+    assert_eq!(report["tables"][1]["protected"], false);
+}
+
+#[test]
+fn stale_release_file_is_removed_when_not_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    protect("safe.csv", dir.path()).success();
+    assert!(dir.path().join("published.csv").exists());
+    protect("secret.csv", dir.path()).code(1);
+    assert!(!dir.path().join("published.csv").exists());
+}
+
+#[test]
+fn every_bad_row_is_reported_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let assert = protect("bad.csv", &out).code(2);
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    for (line, reason) in [
+        (3, "empty contributor"),
+        (4, "country 'XX': unknown code"),
+        (5, "negative value"),
+        (6, "not a number"),
+        (7, "product '01': has 2 characters"),
+        (8, "country 'EU': is an aggregate"),
+        (9, "expected 5 fields, found 4"),
+        (10, "more than 2 decimal place"),
+    ] {
+        let needle = format!("bad.csv:{line}: ");
+        let hit = err
+            .lines()
+            .find(|l| l.contains(&needle))
+            .unwrap_or_else(|| panic!("no message for line {line} in:\n{err}"));
+        assert!(
+            hit.contains(reason),
+            "line {line}: expected '{reason}' in '{hit}'"
+        );
+    }
+    assert!(!err.contains("bad.csv:2:"), "line 2 is good:\n{err}");
+    assert!(files_in(&out).is_empty(), "nothing may be written");
+}
+
+#[test]
+fn semicolon_with_decimal_comma_and_tab_with_bom() {
+    for file in ["semicolon.csv", "tab_bom.csv"] {
+        let dir = tempfile::tempdir().unwrap();
+        protect(file, dir.path()).success();
+        let cells = read_csv(&dir.path().join("cells.csv"));
+        assert_eq!(cells[0]["value"], "300.00", "{file}");
+        assert_eq!(cells[0]["contributors"], "3", "{file}");
+    }
+}
+
+#[test]
+fn unknown_rules_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.toml");
+    let text = std::fs::read_to_string(data("tiny.toml"))
+        .unwrap()
+        .replace("safety_range", "safety_rnage");
+    std::fs::write(&rules, text).unwrap();
+    std::fs::copy(data("countries.csv"), dir.path().join("countries.csv")).unwrap();
+    cellmask()
+        .args(["protect", "--rules"])
+        .arg(&rules)
+        .arg("--input")
+        .arg(data("safe.csv"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("safety_rnage").and(predicate::str::contains("r.toml:")));
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn hierarchy_cycle_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data("tiny.toml"), dir.path().join("r.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("countries.csv"),
+        "code,parent\nWORLD,\nEU,DE\nDE,EU\n",
+    )
+    .unwrap();
+    cellmask()
+        .args(["protect", "--rules"])
+        .arg(dir.path().join("r.toml"))
+        .arg("--input")
+        .arg(data("safe.csv"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cycle"));
+}
+
+#[test]
+fn holdings_are_counted_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.toml"),
+        "[input]\ncontributor='op'\nvalue='value'\nholding='group'\n[[dimension]]\nname='product'\nflat=true\nroot='T'\n",
+    )
+    .unwrap();
+    // a and b belong to group G: 2 holdings in A (frequency), 3 in B.
+    std::fs::write(
+        dir.path().join("in.csv"),
+        "op,group,product,value\na,G,A,10\nb,G,A,10\nc,,A,10\na,G,B,10\nc,,B,10\nd,H,B,10\n",
+    )
+    .unwrap();
+    cellmask()
+        .args(["protect", "--rules"])
+        .arg(dir.path().join("r.toml"))
+        .arg("--input")
+        .arg(dir.path().join("in.csv"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(1);
+    let cells = read_csv(&dir.path().join("out/cells.csv"));
+    let a = cells.iter().find(|r| r["product"] == "A").unwrap();
+    assert_eq!(
+        (
+            a["contributors"].as_str(),
+            a["status"].as_str(),
+            a["rule"].as_str()
+        ),
+        ("2", "primary", "frequency")
+    );
+    let b = cells.iter().find(|r| r["product"] == "B").unwrap();
+    assert_eq!(
+        (b["contributors"].as_str(), b["status"].as_str()),
+        ("3", "published")
+    );
+}
+
+#[test]
+fn hrc_hierarchy_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.toml"),
+        "[input]\ncontributor='op'\nvalue='value'\ndecimals=0\n[[dimension]]\nname='region'\nhrc='region.hrc'\nroot='Total'\n[primary]\nmin_contributors=1\ndominance=[]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("region.hrc"),
+        "North\n@N1\n@N2\nSouth\n@S1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("in.csv"),
+        "op,region,value\na,N1,1\nb,N2,2\nc,S1,4\n",
+    )
+    .unwrap();
+    cellmask()
+        .args(["protect", "--rules"])
+        .arg(dir.path().join("r.toml"))
+        .arg("--input")
+        .arg(dir.path().join("in.csv"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .success();
+    let published = std::fs::read_to_string(dir.path().join("out/published.csv")).unwrap();
+    assert_eq!(
+        published,
+        "region,value,status\nTotal,7,published\nNorth,3,published\nN1,1,published\nN2,2,published\nSouth,4,published\nS1,4,published\n"
+    );
+}
