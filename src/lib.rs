@@ -12,6 +12,7 @@
 //! the tables; [`generate`] makes synthetic records; [`demo`] shows it all.
 
 pub mod aggregate;
+pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod error;

@@ -9,13 +9,14 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
+use crate::audit::{audit_table, TableAudit};
 use crate::error::{Error, Result};
 use crate::primary;
 use crate::progress::Progress;
 use crate::read::{read_from, Microdata};
-use crate::report::{Counts, Report, TableReport, Verdict};
+use crate::report::{AuditReport, Counts, Report, TableReport, Verdict};
 use crate::rules::Rules;
-use crate::table::{Status, Table};
+use crate::table::Table;
 use crate::write::{self, AtomicDir};
 
 /// Options shared by the commands that protect tables.
@@ -62,37 +63,28 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     });
     timings.insert("primary", t.elapsed().as_millis() as u64);
 
-    // Secondary suppression and the audit come in the next stages of the
-    // pipeline; until they exist, only a table without primary secrets is
-    // protected (nothing is masked, so nothing can be recovered).
+    // Secondary suppression comes in the next stage of the pipeline; for
+    // now only the primary cells are masked, and the audit judges that.
+    let t = Instant::now();
+    let audits = audit_all(&mut tables)?;
+    timings.insert("audit", t.elapsed().as_millis() as u64);
+
     let table_reports: Vec<TableReport> = tables
         .iter()
-        .map(|t| TableReport {
+        .zip(&audits)
+        .map(|(t, a)| TableReport {
             split: data
                 .split_names
                 .iter()
                 .cloned()
                 .zip(t.split.iter().cloned())
                 .collect(),
-            protected: t.count(Status::Primary) == 0,
+            protected: a.passed(),
             counts: Counts::of([t], rules.input.decimals),
+            audit: AuditReport::of(a),
         })
         .collect();
-    let unprotected = table_reports.iter().filter(|t| !t.protected).count();
-    let (verdict, message) = if unprotected == 0 {
-        (
-            Verdict::Protected,
-            "protected: no primary secret".to_string(),
-        )
-    } else {
-        (
-            Verdict::NotProtected,
-            format!(
-                "not yet protected: {unprotected} of {} table(s) hold primary secrets and secondary suppression is not implemented yet; no release file written",
-                tables.len()
-            ),
-        )
-    };
+    let (verdict, message) = verdict_message(&tables, &audits, &data.split_names);
     let report = Report {
         cellmask: env!("CARGO_PKG_VERSION"),
         command: "protect",
@@ -115,6 +107,63 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         tables,
         report,
     })
+}
+
+/// Audits every table (in parallel), checking protection levels.
+pub fn audit_all(tables: &mut [Table]) -> Result<Vec<TableAudit>> {
+    tables
+        .par_iter_mut()
+        .map(|t| {
+            audit_table(t, true)
+                .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)))
+        })
+        .collect()
+}
+
+/// The run's verdict and a message naming the first failing cells (codes
+/// only, never contributors).
+pub fn verdict_message(
+    tables: &[Table],
+    audits: &[TableAudit],
+    split_names: &[String],
+) -> (Verdict, String) {
+    let failing: usize = audits.iter().filter(|a| !a.passed()).count();
+    if failing == 0 {
+        return (
+            Verdict::Protected,
+            format!("protected: audit passed on {} table(s)", tables.len()),
+        );
+    }
+    let mut lines = vec![format!(
+        "not protected: the audit fails on {failing} of {} table(s); no release file written",
+        tables.len()
+    )];
+    let mut shown = 0;
+    let total: usize = audits.iter().map(|a| a.failures.len()).sum();
+    'outer: for (t, a) in tables.iter().zip(audits) {
+        for f in &a.failures {
+            if shown == 10 {
+                break 'outer;
+            }
+            let split: Vec<String> = split_names
+                .iter()
+                .zip(&t.split)
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            let cell = &t.cells[f.cell as usize];
+            lines.push(format!(
+                "  {} [{}]: {}",
+                split.join(" "),
+                t.codes(cell.key).join(" x "),
+                f.kind.as_str()
+            ));
+            shown += 1;
+        }
+    }
+    if total > shown {
+        lines.push(format!("  ... and {} more failing cell(s)", total - shown));
+    }
+    (Verdict::NotProtected, lines.join("\n"))
 }
 
 /// Aggregates every table of a file, in parallel.

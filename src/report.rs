@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::audit::{FailureKind, TableAudit};
 use crate::money::format_amount;
 use crate::table::{RuleSet, Status, Table};
 
@@ -56,6 +57,43 @@ pub struct TableReport {
     pub protected: bool,
     #[serde(flatten)]
     pub counts: Counts,
+    pub audit: AuditReport,
+}
+
+/// What the audit of a table did and found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditReport {
+    pub masked: usize,
+    pub components: usize,
+    pub largest_component: usize,
+    pub exact_without_lp: usize,
+    pub lp_solves: usize,
+    /// Failing cells by kind.
+    pub failures: BTreeMap<&'static str, usize>,
+}
+
+impl AuditReport {
+    pub fn of(a: &TableAudit) -> AuditReport {
+        let mut failures = BTreeMap::new();
+        for k in [
+            FailureKind::ExactDisclosure,
+            FailureKind::UnderProtected,
+            FailureKind::PrimaryPublished,
+        ] {
+            failures.insert(
+                k.as_str(),
+                a.failures.iter().filter(|f| f.kind == k).count(),
+            );
+        }
+        AuditReport {
+            masked: a.masked,
+            components: a.components,
+            largest_component: a.largest_component,
+            exact_without_lp: a.exact_without_lp,
+            lp_solves: a.lp_solves,
+            failures,
+        }
+    }
 }
 
 impl Counts {

@@ -99,7 +99,8 @@ fn generated_files_fit_the_shipped_rule_sets() {
         ("regional", vec!["regional.toml"]),
     ] {
         let input = dir.path().join(format!("{profile}.csv"));
-        generate(profile, "3", "0.01", &input);
+        let scale = if profile == "drom" { "0.02" } else { "0.001" };
+        generate(profile, "3", scale, &input);
         for r in rules {
             let out = dir.path().join(r);
             let code = cellmask()
@@ -153,7 +154,7 @@ fn demo_runs_with_no_argument_and_writes_its_outputs() {
 fn same_output_whatever_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.csv");
-    generate("drom", "5", "0.05", &input);
+    generate("drom", "5", "0.02", &input);
     let mut outputs = Vec::new();
     for jobs in ["1", "2", "1"] {
         let out = dir.path().join(format!("out{}", outputs.len()));

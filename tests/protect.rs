@@ -52,7 +52,7 @@ fn primary_secrets_hand_computed() {
     let dir = tempfile::tempdir().unwrap();
     protect("secret.csv", dir.path())
         .code(1)
-        .stdout(predicate::str::contains("not yet protected"));
+        .stdout(predicate::str::contains("not protected: the audit fails"));
     // No release file without protection.
     assert_eq!(files_in(dir.path()), ["cells.csv", "report.json"]);
     let cells = read_csv(&dir.path().join("cells.csv"));

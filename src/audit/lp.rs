@@ -1,0 +1,297 @@
+//! The attacker's linear programs with HiGHS: for each masked cell of a
+//! component, the minimum and maximum of its value over
+//! `{x >= 0 : every equation holds with the published values}`.
+//!
+//! One model per component is built once and re-solved with a changed
+//! objective: HiGHS keeps its basis between solves (warm start), so each
+//! further solve costs a few simplex iterations.
+
+use std::num::NonZeroU32;
+
+use highs::{HighsModelStatus, Model, RowProblem, Sense};
+
+/// The attacker's interval of one cell, in value units; `high` is
+/// `f64::INFINITY` when the maximum is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// Why an attacker LP could not be solved.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LpError {
+    /// The published values contradict the equations: the table is not additive.
+    #[error("the published values are not additive (the attacker's system has no solution)")]
+    Infeasible,
+    #[error("HiGHS could not solve an attacker LP ({0})")]
+    Solver(String),
+}
+
+/// A linear system `sum coef * x = rhs` over `vars` unknowns, `x >= 0`.
+#[derive(Debug, Clone, Default)]
+pub struct System {
+    pub vars: usize,
+    /// Rows: (terms (variable, coefficient), right-hand side).
+    pub rows: Vec<(Vec<(usize, f64)>, f64)>,
+}
+
+/// Solves min and max of every variable of `sys`.
+pub fn intervals(sys: &System) -> Result<(Vec<Interval>, usize), LpError> {
+    // Scale values to about 1 so that the solver's tolerances are relative.
+    let scale = sys.rows.iter().map(|(_, r)| r.abs()).fold(1.0, f64::max);
+    let mut pb = RowProblem::default();
+    let cols: Vec<_> = (0..sys.vars).map(|_| pb.add_column(0.0, 0.0..)).collect();
+    for (terms, rhs) in &sys.rows {
+        let r = rhs / scale;
+        pb.add_row(r..=r, terms.iter().map(|&(v, c)| (cols[v], c)));
+    }
+    let mut model = pb.optimise(Sense::Minimise);
+    model.make_quiet();
+    model.set_option("presolve", "off");
+    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
+    let unbounded = unbounded_set(sys)?;
+    let upper = propagate_upper(sys, scale);
+    // Re-solves after a cost change start from a primal feasible basis.
+    model.set_option("simplex_strategy", 4);
+    let mut out = Vec::with_capacity(sys.vars);
+    // A variable seen at 0 in any solution has minimum 0 (its bound): no LP.
+    let mut seen = Seen {
+        zero: vec![false; sys.vars],
+        max: vec![0.0; sys.vars],
+    };
+    let mut solves = 0;
+    let mut prev: Option<usize> = None;
+    for v in 0..sys.vars {
+        if let Some(p) = prev {
+            model.change_column_cost(cols[p], 0.0);
+        }
+        model.change_column_cost(cols[v], 1.0);
+        prev = Some(v);
+        let reached = |seen: &Seen| seen.max[v] >= upper[v] - 1e-9 * upper[v].abs().max(1.0);
+        let (high, m) = if unbounded[v] {
+            (f64::INFINITY, model)
+        } else if reached(&seen) {
+            // A solution already reaches a proven upper bound: that is the maximum.
+            (seen.max[v], model)
+        } else {
+            solves += 1;
+            solve(model, Sense::Maximise, &mut seen)?
+        };
+        solves += usize::from(!seen.zero[v]);
+        let (low, m) = if seen.zero[v] {
+            (0.0, m)
+        } else {
+            solve(m, Sense::Minimise, &mut seen)?
+        };
+        model = m;
+        out.push(Interval {
+            low: low * scale,
+            high: high * scale,
+        });
+    }
+    Ok((out, solves))
+}
+
+/// Which variables have an unbounded maximum: those that can be positive
+/// in the recession cone `{r >= 0 : A r = 0}`. Each round maximises the
+/// sum of the variables not yet known positive over the cone cut to the
+/// unit box, and adds those positive in the solution; a round that adds
+/// none proves the rest bounded. Usually one or two LPs replace as many
+/// maximisations as there are unbounded variables.
+fn unbounded_set(sys: &System) -> Result<Vec<bool>, LpError> {
+    let mut pb = RowProblem::default();
+    let cols: Vec<_> = (0..sys.vars)
+        .map(|_| pb.add_column(1.0, 0.0..=1.0))
+        .collect();
+    for (terms, _) in &sys.rows {
+        pb.add_row(0.0..=0.0, terms.iter().map(|&(v, c)| (cols[v], c)));
+    }
+    let mut model = pb.optimise(Sense::Maximise);
+    model.make_quiet();
+    model.set_option("presolve", "off");
+    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
+    let mut positive = vec![false; sys.vars];
+    loop {
+        let solved = model
+            .try_solve()
+            .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+        if solved.status() != HighsModelStatus::Optimal {
+            return Err(LpError::Solver(format!(
+                "recession cone: {:?}",
+                solved.status()
+            )));
+        }
+        let mut added = false;
+        let x = solved.get_solution().columns().to_vec();
+        model = Model::from(solved);
+        for (v, &xv) in x.iter().enumerate() {
+            if xv > 1e-9 && !positive[v] {
+                positive[v] = true;
+                added = true;
+                model.change_column_cost(cols[v], 0.0);
+            }
+        }
+        if !added {
+            return Ok(positive);
+        }
+    }
+}
+
+/// One solve; returns the optimum (infinite when unbounded) and the model
+/// for the next solve.
+/// What the solutions found so far prove: a variable seen at 0 has minimum
+/// 0; the largest value seen is a lower bound of its maximum.
+struct Seen {
+    zero: Vec<bool>,
+    max: Vec<f64>,
+}
+
+/// Valid upper bounds of every variable (scaled units) by propagating
+/// bounds through the equations, starting from `0 <= x < inf`. Outer
+/// bounds only: a solution that reaches one proves it is the maximum.
+fn propagate_upper(sys: &System, scale: f64) -> Vec<f64> {
+    let n = sys.vars;
+    let mut lo = vec![0.0f64; n];
+    let mut hi = vec![f64::INFINITY; n];
+    for _round in 0..30 {
+        let mut changed = false;
+        for (terms, rhs) in &sys.rows {
+            let b = rhs / scale;
+            // Range of the sum of a*x over the row, with counts of infinite ends.
+            let (mut smin, mut smax, mut inf_min, mut inf_max) = (0.0, 0.0, 0usize, 0usize);
+            for &(v, a) in terms {
+                let (l, h) = if a > 0.0 {
+                    (a * lo[v], a * hi[v])
+                } else {
+                    (a * hi[v], a * lo[v])
+                };
+                if l.is_infinite() {
+                    inf_min += 1
+                } else {
+                    smin += l
+                }
+                if h.is_infinite() {
+                    inf_max += 1
+                } else {
+                    smax += h
+                }
+            }
+            for &(v, a) in terms {
+                let (l, h) = if a > 0.0 {
+                    (a * lo[v], a * hi[v])
+                } else {
+                    (a * hi[v], a * lo[v])
+                };
+                // a*x_v = b - (others): others' range without v's own contribution.
+                let others_max = if h.is_infinite() {
+                    if inf_max == 1 {
+                        smax
+                    } else {
+                        f64::INFINITY
+                    }
+                } else if inf_max == 0 {
+                    smax - h
+                } else {
+                    f64::INFINITY
+                };
+                let others_min = if l.is_infinite() {
+                    if inf_min == 1 {
+                        smin
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                } else if inf_min == 0 {
+                    smin - l
+                } else {
+                    f64::NEG_INFINITY
+                };
+                // a*x_v in [b - others_max, b - others_min].
+                let (ax_lo, ax_hi) = (b - others_max, b - others_min);
+                let (new_lo, new_hi) = if a > 0.0 {
+                    (ax_lo / a, ax_hi / a)
+                } else {
+                    (ax_hi / a, ax_lo / a)
+                };
+                if new_hi < hi[v] - 1e-12 * new_hi.abs().max(1.0) {
+                    hi[v] = new_hi.max(lo[v]);
+                    changed = true;
+                }
+                if new_lo > lo[v] + 1e-12 * new_lo.abs().max(1.0) && new_lo.is_finite() {
+                    lo[v] = new_lo.min(hi[v]);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    hi
+}
+
+fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model), LpError> {
+    model.set_sense(sense);
+    let solved = model
+        .try_solve()
+        .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+    let value = match solved.status() {
+        HighsModelStatus::Optimal => {
+            for (v, &x) in solved.get_solution().columns().iter().enumerate() {
+                if x == 0.0 {
+                    seen.zero[v] = true;
+                }
+                seen.max[v] = seen.max[v].max(x);
+            }
+            solved.objective_value()
+        }
+        HighsModelStatus::Unbounded if sense == Sense::Maximise => f64::INFINITY,
+        HighsModelStatus::Infeasible => return Err(LpError::Infeasible),
+        HighsModelStatus::UnboundedOrInfeasible if sense == Sense::Maximise => f64::INFINITY,
+        s => return Err(LpError::Solver(format!("{s:?}"))),
+    };
+    Ok((value, Model::from(solved)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_unknowns_summing_to_ten() {
+        // x0 + x1 = 10, x >= 0: both in [0, 10].
+        let sys = System {
+            vars: 2,
+            rows: vec![(vec![(0, 1.0), (1, 1.0)], 10.0)],
+        };
+        let iv = intervals(&sys).unwrap().0;
+        for i in iv {
+            assert!(
+                (i.low - 0.0).abs() < 1e-9 && (i.high - 10.0).abs() < 1e-9,
+                "{i:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unbounded_maximum() {
+        // x0 - x1 = 3: x0 in [3, inf), x1 in [0, inf).
+        let sys = System {
+            vars: 2,
+            rows: vec![(vec![(0, 1.0), (1, -1.0)], 3.0)],
+        };
+        let iv = intervals(&sys).unwrap().0;
+        assert!((iv[0].low - 3.0).abs() < 1e-9);
+        assert!(iv[0].high.is_infinite() && iv[1].high.is_infinite());
+    }
+
+    #[test]
+    fn contradiction_is_infeasible() {
+        // x0 = -1 with x0 >= 0.
+        let sys = System {
+            vars: 1,
+            rows: vec![(vec![(0, 1.0)], -1.0)],
+        };
+        assert_eq!(intervals(&sys).map(|r| r.0), Err(LpError::Infeasible));
+    }
+}

@@ -1,0 +1,197 @@
+//! The audit (SPEC section 5): the attacker's intervals of every masked
+//! cell, and the verdict.
+//!
+//! The attacker knows every published value, every additivity equation,
+//! that cells are >= 0 and which cells exist. Masked cells interact only
+//! through equations holding two or more of them, so the table splits into
+//! independent components, solved apart and in parallel. A masked cell
+//! alone among published cells in an equation is disclosed exactly, found
+//! without any LP.
+
+pub mod equations;
+pub mod lp;
+
+use rayon::prelude::*;
+
+use crate::table::Table;
+use equations::{components, equations, Component, Equation};
+use lp::{intervals, Interval, LpError, System};
+
+/// Relative tolerance of comparisons with LP results: intervals are exact
+/// up to the solver's precision on values scaled to about 1.
+pub const REL_TOL: f64 = 1e-7;
+
+/// How a masking fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// A masked cell whose interval has zero width.
+    ExactDisclosure,
+    /// A masked primary cell whose interval misses its protection levels.
+    UnderProtected,
+    /// A primary cell left published.
+    PrimaryPublished,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::ExactDisclosure => "exact_disclosure",
+            FailureKind::UnderProtected => "under_protected",
+            FailureKind::PrimaryPublished => "primary_published",
+        }
+    }
+}
+
+/// One failing cell (a position in [`Table::cells`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub cell: u32,
+    pub kind: FailureKind,
+}
+
+/// What the audit of one table found.
+#[derive(Debug, Clone, Default)]
+pub struct TableAudit {
+    pub masked: usize,
+    pub components: usize,
+    pub largest_component: usize,
+    /// Cells disclosed by one equation, found without LP.
+    pub exact_without_lp: usize,
+    pub lp_solves: usize,
+    pub failures: Vec<Failure>,
+}
+
+impl TableAudit {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Audits a table: sets each masked cell's `audit` interval and returns the
+/// failures. Cells whose `rules` are not empty are primary secrets; their
+/// protection levels are checked when `check_protection` is true (it needs
+/// the true values, so not for a published file audited alone).
+pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAudit, LpError> {
+    let eqs = equations(table);
+    let comps = components(table, &eqs);
+    let solved: Vec<Result<(Vec<Interval>, bool, usize), LpError>> = comps
+        .par_iter()
+        .map(|c| solve_component(table, &eqs, c))
+        .collect();
+    let mut report = TableAudit {
+        masked: comps.iter().map(|c| c.cells.len()).sum(),
+        components: comps.len(),
+        largest_component: comps.iter().map(|c| c.cells.len()).max().unwrap_or(0),
+        ..TableAudit::default()
+    };
+    for (comp, res) in comps.iter().zip(solved) {
+        let (ivs, without_lp, solves) = res?;
+        report.lp_solves += solves;
+        if without_lp {
+            report.exact_without_lp += comp.cells.len();
+        }
+        let scale = component_scale(table, &eqs, comp);
+        for (&c, iv) in comp.cells.iter().zip(ivs) {
+            table.cells[c as usize].audit = Some((iv.low, iv.high));
+            let tol = REL_TOL * scale + 1e-6;
+            let cell = &table.cells[c as usize];
+            if iv.high - iv.low <= tol.max(0.5) {
+                report.failures.push(Failure {
+                    cell: c,
+                    kind: FailureKind::ExactDisclosure,
+                });
+            } else if check_protection && !cell.rules.is_empty() {
+                let t = cell.value as f64;
+                if iv.high < t + cell.upper_protection - tol
+                    || iv.low > t - cell.lower_protection + tol
+                {
+                    report.failures.push(Failure {
+                        cell: c,
+                        kind: FailureKind::UnderProtected,
+                    });
+                }
+            }
+        }
+    }
+    for (i, cell) in table.cells.iter().enumerate() {
+        if !cell.status.is_masked() && !cell.rules.is_empty() {
+            report.failures.push(Failure {
+                cell: i as u32,
+                kind: FailureKind::PrimaryPublished,
+            });
+        }
+    }
+    report.failures.sort_by_key(|f| (f.cell, f.kind));
+    Ok(report)
+}
+
+/// The magnitude of a component's published side, for tolerances.
+fn component_scale(table: &Table, eqs: &[Equation], comp: &Component) -> f64 {
+    let mut s: f64 = 1.0;
+    for &e in &comp.equations {
+        for (c, _) in eqs[e].terms() {
+            let cell = &table.cells[c as usize];
+            if !cell.status.is_masked() {
+                s = s.max(cell.value as f64);
+            }
+        }
+    }
+    s
+}
+
+/// Intervals of a component's cells; also whether they were found without
+/// LP, and how many LPs were solved.
+fn solve_component(
+    table: &Table,
+    eqs: &[Equation],
+    comp: &Component,
+) -> Result<(Vec<Interval>, bool, usize), LpError> {
+    let masked = |c: u32| table.cells[c as usize].status.is_masked();
+    let var_of = |c: u32| {
+        comp.cells
+            .binary_search(&c)
+            .expect("masked cell of this component")
+    };
+    let mut sys = System {
+        vars: comp.cells.len(),
+        rows: Vec::with_capacity(comp.equations.len()),
+    };
+    for &e in &comp.equations {
+        let mut terms = Vec::new();
+        let mut rhs = 0.0;
+        for (c, coef) in eqs[e].terms() {
+            if masked(c) {
+                terms.push((var_of(c), coef));
+            } else {
+                rhs -= coef * table.cells[c as usize].value as f64;
+            }
+        }
+        sys.rows.push((terms, rhs));
+    }
+    // A lone cell fixed by one equation, or free of any: no LP needed.
+    if comp.cells.len() == 1 {
+        if let Some((terms, rhs)) = sys.rows.first() {
+            let v = rhs / terms[0].1;
+            if v < -0.5
+                || sys
+                    .rows
+                    .iter()
+                    .any(|(t, r)| (r / t[0].1 - v).abs() > REL_TOL * v.abs().max(1.0) + 1e-6)
+            {
+                return Err(LpError::Infeasible);
+            }
+            return Ok((vec![Interval { low: v, high: v }], true, 0));
+        }
+        return Ok((
+            vec![Interval {
+                low: 0.0,
+                high: f64::INFINITY,
+            }],
+            false,
+            0,
+        ));
+    }
+    let (ivs, solves) = intervals(&sys)?;
+    Ok((ivs, false, solves))
+}
