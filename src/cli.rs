@@ -43,6 +43,25 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Audit a masked table (from cellmask or another tool): the attacker's
+    /// interval of every masked cell, exact disclosures, and with the
+    /// records, the protection of every primary cell.
+    Audit {
+        /// Rules file (TOML) describing the table.
+        #[arg(long)]
+        rules: PathBuf,
+        /// The masked table (CSV): split and dimension columns, value, optional status.
+        #[arg(long)]
+        published: PathBuf,
+        /// The original records, to check primary cells' protection levels.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Folder for audit.csv and report.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Write realistic synthetic records.
     Generate {
         #[arg(long, value_enum)]
@@ -121,6 +140,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 println!("{}", protect::summary(&run));
             }
             Ok(if run.protected() { 0 } else { 1 })
+        }
+        Command::Audit { rules, published, input, out, common } => {
+            let opts = common.apply()?;
+            let rules = Rules::load(&rules)?;
+            crate::audit::command::run(&rules, &published, input.as_deref(), out.as_deref(), opts.quiet)
         }
         Command::Generate {
             profile,

@@ -22,6 +22,7 @@ pub mod money;
 pub mod primary;
 pub mod progress;
 pub mod protect;
+pub mod published;
 pub mod read;
 pub mod report;
 pub mod rules;

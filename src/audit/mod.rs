@@ -8,6 +8,7 @@
 //! alone among published cells in an equation is disclosed exactly, found
 //! without any LP.
 
+pub mod command;
 pub mod equations;
 pub mod lp;
 

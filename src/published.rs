@@ -1,0 +1,215 @@
+//! Reading a masked table for `cellmask audit`, whoever produced it.
+//!
+//! A published table is a CSV with the split and dimension columns of the
+//! rules, a `value` column and optionally a `status` column. A cell is
+//! masked when its status is anything but `published` (or `safe`), or, with
+//! no status column, when its value is empty or a marker such as `x`, `s`,
+//! `.`, `-`, `c`, `D` or `NA`. Every cell of every level is one row; a
+//! cell that has data but no row is taken as masked.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{Diagnostics, Error, Result};
+use crate::hierarchy::{Hierarchy, NodeId};
+use crate::money::parse_amount;
+use crate::read::{detect_delimiter, MAX_DIMS};
+use crate::rules::{HierarchySource, Rules};
+use crate::table::{Cell, RuleSet, Status, Table};
+
+/// Values that mean "masked" in a value column (compared case-insensitively).
+pub const MASK_MARKERS: &[&str] = &["", "x", "s", ".", "..", "-", "c", "d", "(d)", "na", "n/a", "*", "conf"];
+
+/// One row of a published table.
+struct Row {
+    line: u64,
+    split: Vec<String>,
+    codes: Vec<String>,
+    /// `None` when masked.
+    value: Option<i64>,
+}
+
+/// The cells of a published file, by split values then codes.
+pub struct PublishedFile {
+    rows: Vec<Row>,
+}
+
+/// Reads a published table's rows, checking columns and values.
+pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = BufReader::new(file);
+    if buf.fill_buf().map_err(|e| Error::io(path, e))?.starts_with(b"\xEF\xBB\xBF") {
+        buf.consume(3);
+    }
+    let head = buf.fill_buf().map_err(|e| Error::io(path, e))?;
+    let delimiter = detect_delimiter(head.split(|&b| b == b'\n').next().unwrap_or(&[]));
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(buf);
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| Error::at(path, Some(1), format!("unreadable header: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let mut diags = Diagnostics::default();
+    let mut col = |name: &str| match headers.iter().position(|h| h == name) {
+        Some(i) => i,
+        None => {
+            diags.push(path, Some(1), format!("missing column '{name}' (the header has: {})", headers.join(", ")));
+            0
+        }
+    };
+    let c_split: Vec<usize> = rules.input.split.iter().map(|s| col(s)).collect();
+    let c_dims: Vec<usize> = rules.dimensions.iter().map(|d| col(&d.name)).collect();
+    let c_value = col("value");
+    let c_status = headers.iter().position(|h| h == "status");
+    std::mem::take(&mut diags).into_result()?;
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(path, e.position().map(|p| p.line()), format!("unreadable row: {e}"));
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.len() != headers.len() {
+            diags.push(path, Some(line), format!("expected {} fields, found {}", headers.len(), rec.len()));
+            continue;
+        }
+        let get = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
+        let raw = get(c_value);
+        let masked = match c_status {
+            Some(i) => !matches!(get(i).to_ascii_lowercase().as_str(), "published" | "safe"),
+            None => MASK_MARKERS.contains(&raw.to_ascii_lowercase().as_str()),
+        };
+        let value = if masked {
+            None
+        } else {
+            match parse_amount(&raw, rules.input.decimals, delimiter == b';') {
+                Ok(v) => Some(v),
+                Err(m) => {
+                    diags.push(path, Some(line), format!("value: {m}"));
+                    continue;
+                }
+            }
+        };
+        rows.push(Row { line, split: c_split.iter().map(|&i| get(i)).collect(), codes: c_dims.iter().map(|&i| get(i)).collect(), value });
+    }
+    diags.into_result()?;
+    if rows.is_empty() {
+        return Err(Error::at(path, None, "no cells"));
+    }
+    Ok(PublishedFile { rows })
+}
+
+impl PublishedFile {
+    /// Builds tables from the file alone: hierarchies from the rules (prefix
+    /// and flat trees from the file's codes), masked values unknown.
+    pub fn tables(&self, path: &Path, rules: &Rules) -> Result<Vec<Table>> {
+        let mut dims = Vec::new();
+        for (k, d) in rules.dimensions.iter().enumerate() {
+            let src = Path::new(&d.name);
+            let h = match &d.source {
+                HierarchySource::Known(h) => h.clone(),
+                HierarchySource::Prefix { levels, root, .. } => {
+                    let last = *levels.last().expect("levels");
+                    let codes = self.rows.iter().map(|r| r.codes[k].as_str()).filter(|c| c.len() == last && c.is_ascii());
+                    Arc::new(Hierarchy::from_prefix(src, codes, levels, root)?)
+                }
+                HierarchySource::Flat { root } => {
+                    let codes = self.rows.iter().map(|r| r.codes[k].as_str()).filter(|c| c != root);
+                    Arc::new(Hierarchy::flat(src, codes, root)?)
+                }
+            };
+            dims.push(h);
+        }
+        let mut by_split: Vec<(Vec<String>, Vec<Cell>)> = Vec::new();
+        let mut table_of: HashMap<Vec<String>, usize> = HashMap::new();
+        let strides = Table::strides(&dims).map_err(|_| Error::usage("table too large"))?;
+        let mut diags = Diagnostics::default();
+        for r in &self.rows {
+            let mut coords = [0 as NodeId; MAX_DIMS];
+            let mut ok = true;
+            for (k, c) in r.codes.iter().enumerate() {
+                match dims[k].lookup(c) {
+                    Some(n) => coords[k] = n,
+                    None => {
+                        diags.push(path, Some(r.line), format!("{} '{c}': unknown code", rules.dimensions[k].name));
+                        ok = false;
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let key: u64 = coords.iter().zip(&strides).map(|(&n, &s)| n as u64 * s).sum();
+            let t = *table_of.entry(r.split.clone()).or_insert_with(|| {
+                by_split.push((r.split.clone(), Vec::new()));
+                by_split.len() - 1
+            });
+            by_split[t].1.push(Cell {
+                key,
+                value: r.value.unwrap_or(0),
+                contributors: 0,
+                top: Default::default(),
+                status: if r.value.is_some() { Status::Published } else { Status::Secondary },
+                rules: RuleSet::default(),
+                lower_protection: 0.0,
+                upper_protection: 0.0,
+                audit: None,
+            });
+        }
+        diags.into_result()?;
+        by_split.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut tables = Vec::new();
+        for (split, cells) in by_split {
+            let t = Table::new(split.clone(), dims.clone(), cells).map_err(|_| Error::usage("table too large"))?;
+            if let Some(w) = t.cells.windows(2).find(|w| w[0].key == w[1].key) {
+                return Err(Error::at(path, None, format!("cell {:?} {:?} is listed twice", split, t.codes(w[0].key))));
+            }
+            tables.push(t);
+        }
+        Ok(tables)
+    }
+
+    /// Applies the file's masking to tables built from the records (true
+    /// values, primary rules): a published value must equal the true one;
+    /// a cell with data but no row is masked.
+    pub fn apply_to(&self, path: &Path, tables: &mut [Table]) -> Result<()> {
+        let mut listed: Vec<Vec<bool>> = tables.iter().map(|t| vec![false; t.cells.len()]).collect();
+        let mut diags = Diagnostics::default();
+        for r in &self.rows {
+            let Some(ti) = tables.iter().position(|t| t.split == r.split) else {
+                diags.push(path, Some(r.line), format!("no records for table {:?}", r.split));
+                continue;
+            };
+            let t = &mut tables[ti];
+            let coords: Option<Vec<NodeId>> = r.codes.iter().enumerate().map(|(k, c)| t.dims[k].lookup(c)).collect();
+            let Some(i) = coords.and_then(|c| t.find(t.key(&c))) else {
+                diags.push(path, Some(r.line), format!("cell {:?} has no records", r.codes));
+                continue;
+            };
+            listed[ti][i] = true;
+            let cell = &mut t.cells[i];
+            match r.value {
+                Some(v) if v != cell.value => {
+                    diags.push(path, Some(r.line), format!("published value of {:?} differs from the records' total", r.codes));
+                }
+                Some(_) => cell.status = Status::Published,
+                None => cell.status = if cell.rules.is_empty() { Status::Secondary } else { Status::Primary },
+            }
+        }
+        diags.into_result()?;
+        for (t, l) in tables.iter_mut().zip(&listed) {
+            for (c, &seen) in t.cells.iter_mut().zip(l) {
+                if !seen {
+                    c.status = if c.rules.is_empty() { Status::Secondary } else { Status::Primary };
+                }
+            }
+        }
+        Ok(())
+    }
+}

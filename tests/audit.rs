@@ -1,0 +1,270 @@
+//! The audit's intervals: hand-computed on tiny tables, and checked on
+//! random tables against an independent formulation (a dense LP over all
+//! cells built with good_lp).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cellmask::aggregate::aggregate;
+use cellmask::audit::{audit_table, FailureKind};
+use cellmask::hierarchy::Hierarchy;
+use cellmask::read::{Contribution, TableData, MAX_DIMS};
+use cellmask::table::{RuleSet, Status, Table};
+use rand::{Rng, SeedableRng};
+
+fn tree(text: &str) -> Arc<Hierarchy> {
+    Arc::new(Hierarchy::from_csv_text(Path::new("h.csv"), text).unwrap())
+}
+
+/// A table from detailed values: one contributor per detailed cell.
+fn table(dims: &[Arc<Hierarchy>], leaves: &[(&[&str], i64)]) -> Table {
+    let contributions = leaves
+        .iter()
+        .enumerate()
+        .map(|(u, (codes, v))| {
+            let mut leaf = [0; MAX_DIMS];
+            for (k, c) in codes.iter().enumerate() {
+                leaf[k] = dims[k].lookup(c).unwrap();
+            }
+            Contribution { unit: u as u32, leaf, value: *v }
+        })
+        .collect();
+    aggregate(&TableData { split: vec![], contributions }, dims, 1).unwrap()
+}
+
+fn index(t: &Table, codes: &[&str]) -> usize {
+    let coords: Vec<u32> = codes.iter().enumerate().map(|(k, c)| t.dims[k].lookup(c).unwrap()).collect();
+    t.find(t.key(&coords)).unwrap_or_else(|| panic!("no cell {codes:?}"))
+}
+
+fn mask(t: &mut Table, cells: &[&[&str]]) {
+    for c in cells {
+        let i = index(t, c);
+        t.cells[i].status = Status::Secondary;
+    }
+}
+
+fn interval(t: &Table, codes: &[&str]) -> (f64, f64) {
+    t.cells[index(t, codes)].audit.expect("audited")
+}
+
+fn assert_interval(t: &Table, codes: &[&str], low: f64, high: f64) {
+    let (l, h) = interval(t, codes);
+    assert!((l - low).abs() < 1e-6, "{codes:?}: low {l}, expected {low}");
+    assert!((h - high).abs() < 1e-6 || (h.is_infinite() && high.is_infinite()), "{codes:?}: high {h}, expected {high}");
+}
+
+fn two_by_two() -> Table {
+    let rows = tree("T,\nA,T\nB,T\n");
+    let cols = tree("W,\nX,W\nY,W\n");
+    table(&[rows, cols], &[(&["A", "X"], 10), (&["A", "Y"], 20), (&["B", "X"], 30), (&["B", "Y"], 40)])
+}
+
+#[test]
+fn two_by_two_interior_hand_computed() {
+    let mut t = two_by_two();
+    mask(&mut t, &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]]);
+    let a = audit_table(&mut t, false).unwrap();
+    // AX = s: AY = 30 - s, BX = 40 - s, BY = 30 + s, all >= 0: s in [0, 30].
+    assert_interval(&t, &["A", "X"], 0.0, 30.0);
+    assert_interval(&t, &["A", "Y"], 0.0, 30.0);
+    assert_interval(&t, &["B", "X"], 10.0, 40.0);
+    assert_interval(&t, &["B", "Y"], 30.0, 60.0);
+    assert!(a.passed());
+    assert_eq!((a.components, a.largest_component, a.masked), (1, 4, 4));
+}
+
+#[test]
+fn lone_primary_in_a_row_is_disclosed() {
+    let mut t = two_by_two();
+    let ax = index(&t, &["A", "X"]);
+    t.cells[ax].status = Status::Primary;
+    t.cells[ax].rules = RuleSet::FREQUENCY;
+    t.cells[ax].upper_protection = 1.0;
+    t.cells[ax].lower_protection = 1.0;
+    let a = audit_table(&mut t, true).unwrap();
+    assert_interval(&t, &["A", "X"], 10.0, 10.0);
+    assert_eq!(a.exact_without_lp, 1);
+    assert_eq!(a.failures.len(), 1);
+    assert_eq!(a.failures[0].kind, FailureKind::ExactDisclosure);
+}
+
+#[test]
+fn under_protection_and_published_primary_are_caught() {
+    let mut t = two_by_two();
+    mask(&mut t, &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]]);
+    // AX = 10 in [0, 30]: an upper level of 25 needs 35 > 30.
+    let ax = index(&t, &["A", "X"]);
+    t.cells[ax].status = Status::Primary;
+    t.cells[ax].rules = RuleSet::DOMINANCE;
+    t.cells[ax].upper_protection = 25.0;
+    t.cells[ax].lower_protection = 5.0;
+    // A primary left published.
+    let a_total = index(&t, &["A", "W"]);
+    t.cells[a_total].rules = RuleSet::FREQUENCY;
+    let a = audit_table(&mut t, true).unwrap();
+    let kinds: Vec<FailureKind> = a.failures.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, [FailureKind::PrimaryPublished, FailureKind::UnderProtected]);
+    // 20 is enough: 10 + 20 = 30 <= 30.
+    t.cells[ax].upper_protection = 20.0;
+    t.cells[a_total].rules = RuleSet::default();
+    assert!(audit_table(&mut t, true).unwrap().passed());
+}
+
+#[test]
+fn three_by_three_block_hand_computed() {
+    let rows = tree("T,\nA,T\nB,T\nC,T\n");
+    let cols = tree("W,\nX,W\nY,W\nZ,W\n");
+    let mut leaves: Vec<(&[&str], i64)> = Vec::new();
+    let codes: [[&str; 2]; 9] =
+        [["A", "X"], ["A", "Y"], ["A", "Z"], ["B", "X"], ["B", "Y"], ["B", "Z"], ["C", "X"], ["C", "Y"], ["C", "Z"]];
+    let values = [5, 10, 15, 10, 20, 30, 15, 30, 45];
+    for (c, v) in codes.iter().zip(values) {
+        leaves.push((c, v));
+    }
+    let mut t = table(&[rows, cols], &leaves);
+    mask(&mut t, &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]]);
+    audit_table(&mut t, false).unwrap();
+    // AX = s, AY = 15 - s, BX = 15 - s, BY = 15 + s: s in [0, 15].
+    assert_interval(&t, &["A", "X"], 0.0, 15.0);
+    assert_interval(&t, &["A", "Y"], 0.0, 15.0);
+    assert_interval(&t, &["B", "X"], 0.0, 15.0);
+    assert_interval(&t, &["B", "Y"], 15.0, 30.0);
+}
+
+#[test]
+fn three_dimensions_with_a_single_child_node() {
+    let d1 = tree("T1,\nu,T1\nv,T1\n");
+    let d2 = tree("T2,\ng,T2\n"); // g is the only child: (x, T2, y) = (x, g, y)
+    let d3 = tree("T3,\nm,T3\nn,T3\n");
+    let mut t = table(
+        &[d1, d2, d3],
+        &[(&["u", "g", "m"], 1), (&["u", "g", "n"], 2), (&["v", "g", "m"], 3), (&["v", "g", "n"], 4)],
+    );
+    assert_eq!(t.cells.len(), 3 * 2 * 3);
+    let block: Vec<[&str; 3]> = ["g", "T2"]
+        .iter()
+        .flat_map(|&g| [["u", g, "m"], ["u", g, "n"], ["v", g, "m"], ["v", g, "n"]])
+        .collect();
+    let refs: Vec<&[&str]> = block.iter().map(|c| &c[..]).collect();
+    mask(&mut t, &refs);
+    let a = audit_table(&mut t, false).unwrap();
+    assert_eq!(a.components, 1);
+    for g in ["g", "T2"] {
+        // um = s, un = 3 - s, vm = 4 - s, vn = 3 + s: s in [0, 3].
+        assert_interval(&t, &["u", g, "m"], 0.0, 3.0);
+        assert_interval(&t, &["u", g, "n"], 0.0, 3.0);
+        assert_interval(&t, &["v", g, "m"], 1.0, 4.0);
+        assert_interval(&t, &["v", g, "n"], 3.0, 6.0);
+    }
+    // Masking a cell but not its single-child twin discloses it.
+    let mut t2 = t.clone();
+    for c in &mut t2.cells {
+        c.status = Status::Published;
+    }
+    mask(&mut t2, &[&["u", "g", "m"]]);
+    let a = audit_table(&mut t2, false).unwrap();
+    assert_eq!(a.failures[0].kind, FailureKind::ExactDisclosure);
+}
+
+#[test]
+fn unbounded_maximum_when_the_total_is_masked() {
+    let rows = tree("T,\na,T\nb,T\n");
+    let mut t = table(&[rows], &[(&["a"], 3), (&["b"], 5)]);
+    mask(&mut t, &[&["T"], &["a"]]);
+    let a = audit_table(&mut t, false).unwrap();
+    assert_interval(&t, &["a"], 0.0, f64::INFINITY);
+    assert_interval(&t, &["T"], 5.0, f64::INFINITY);
+    assert!(a.passed());
+}
+
+/// The attacker's interval of cell `target` by a dense LP over every cell
+/// (published ones fixed by their bounds), built with good_lp: a
+/// formulation independent of the audit's components and shortcuts.
+fn dense_interval(t: &Table, target: usize) -> (f64, f64) {
+    use good_lp::{constraint, variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel};
+    let eqs = cellmask::audit::equations::equations(t);
+    let solve = |maximise: bool| -> f64 {
+        let mut vars = ProblemVariables::new();
+        let x: Vec<_> = t
+            .cells
+            .iter()
+            .map(|c| {
+                if c.status.is_masked() {
+                    vars.add(variable().min(0))
+                } else {
+                    vars.add(variable().min(c.value as f64).max(c.value as f64))
+                }
+            })
+            .collect();
+        let objective: Expression = x[target].into();
+        let mut model = if maximise { vars.maximise(objective) } else { vars.minimise(objective) }.using(good_lp::highs);
+        for e in &eqs {
+            let parts: Expression = e.parts.iter().map(|&p| x[p as usize]).sum();
+            model = model.with(constraint!(x[e.total as usize] == parts));
+        }
+        match model.solve() {
+            Ok(s) => s.value(x[target]),
+            Err(ResolutionError::Unbounded) => f64::INFINITY,
+            Err(e) => panic!("dense LP: {e}"),
+        }
+    };
+    (solve(false), solve(true))
+}
+
+/// A random hierarchy of leaves under groups under a root.
+fn random_tree(rng: &mut impl Rng, name: &str) -> Arc<Hierarchy> {
+    let mut text = format!("{name},\n");
+    let groups = rng.gen_range(1..=3);
+    for g in 0..groups {
+        text.push_str(&format!("{name}{g},{name}\n"));
+        for l in 0..rng.gen_range(1..=3) {
+            text.push_str(&format!("{name}{g}_{l},{name}{g}\n"));
+        }
+    }
+    tree(&text)
+}
+
+#[test]
+fn random_tables_match_a_dense_formulation() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
+    let mut checked = 0;
+    for round in 0..30 {
+        let dims: Vec<Arc<Hierarchy>> =
+            (0..rng.gen_range(2..=3)).map(|k| random_tree(&mut rng, &format!("d{k}"))).collect();
+        let leaf_lists: Vec<Vec<String>> = dims
+            .iter()
+            .map(|h| (0..h.len() as u32).filter(|&n| h.is_leaf(n)).map(|n| h.code(n).to_string()).collect())
+            .collect();
+        let mut leaves: Vec<(Vec<&str>, i64)> = Vec::new();
+        for _ in 0..rng.gen_range(3..12) {
+            let codes: Vec<&str> = leaf_lists.iter().map(|l| l[rng.gen_range(0..l.len())].as_str()).collect();
+            // Zero values too: cells exist with value 0.
+            leaves.push((codes, if rng.gen_bool(0.1) { 0 } else { rng.gen_range(1..1000) }));
+        }
+        let refs: Vec<(&[&str], i64)> = leaves.iter().map(|(c, v)| (c.as_slice(), *v)).collect();
+        let mut t = table(&dims, &refs);
+        for c in &mut t.cells {
+            if rng.gen_bool(0.4) {
+                c.status = Status::Secondary;
+            }
+        }
+        audit_table(&mut t, false).unwrap();
+        for i in 0..t.cells.len() {
+            if !t.cells[i].status.is_masked() {
+                assert!(t.cells[i].audit.is_none());
+                continue;
+            }
+            let (low, high) = t.cells[i].audit.unwrap();
+            let (dl, dh) = dense_interval(&t, i);
+            assert!((low - dl).abs() < 1e-6, "round {round} cell {:?}: low {low} vs {dl}", t.codes(t.cells[i].key));
+            assert!(
+                (high - dh).abs() < 1e-6 || (high.is_infinite() && dh.is_infinite()),
+                "round {round} cell {:?}: high {high} vs {dh}",
+                t.codes(t.cells[i].key)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
