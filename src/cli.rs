@@ -141,10 +141,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(if run.protected() { 0 } else { 1 })
         }
-        Command::Audit { rules, published, input, out, common } => {
+        Command::Audit {
+            rules,
+            published,
+            input,
+            out,
+            common,
+        } => {
             let opts = common.apply()?;
             let rules = Rules::load(&rules)?;
-            crate::audit::command::run(&rules, &published, input.as_deref(), out.as_deref(), opts.quiet)
+            crate::audit::command::run(
+                &rules,
+                &published,
+                input.as_deref(),
+                out.as_deref(),
+                opts.quiet,
+            )
         }
         Command::Generate {
             profile,

@@ -84,7 +84,12 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
             audit: AuditReport::of(a),
         })
         .collect();
-    let (verdict, message) = verdict_message(&tables, &audits, &data.split_names, "; no release file written");
+    let (verdict, message) = verdict_message(
+        &tables,
+        &audits,
+        &data.split_names,
+        "; no release file written",
+    );
     let report = Report {
         cellmask: env!("CARGO_PKG_VERSION"),
         command: "protect",

@@ -20,7 +20,9 @@ use crate::rules::{HierarchySource, Rules};
 use crate::table::{Cell, RuleSet, Status, Table};
 
 /// Values that mean "masked" in a value column (compared case-insensitively).
-pub const MASK_MARKERS: &[&str] = &["", "x", "s", ".", "..", "-", "c", "d", "(d)", "na", "n/a", "*", "conf"];
+pub const MASK_MARKERS: &[&str] = &[
+    "", "x", "s", ".", "..", "-", "c", "d", "(d)", "na", "n/a", "*", "conf",
+];
 
 /// One row of a published table.
 struct Row {
@@ -40,12 +42,19 @@ pub struct PublishedFile {
 pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buf = BufReader::new(file);
-    if buf.fill_buf().map_err(|e| Error::io(path, e))?.starts_with(b"\xEF\xBB\xBF") {
+    if buf
+        .fill_buf()
+        .map_err(|e| Error::io(path, e))?
+        .starts_with(b"\xEF\xBB\xBF")
+    {
         buf.consume(3);
     }
     let head = buf.fill_buf().map_err(|e| Error::io(path, e))?;
     let delimiter = detect_delimiter(head.split(|&b| b == b'\n').next().unwrap_or(&[]));
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(buf);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(buf);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| Error::at(path, Some(1), format!("unreadable header: {e}")))?
@@ -56,7 +65,14 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
     let mut col = |name: &str| match headers.iter().position(|h| h == name) {
         Some(i) => i,
         None => {
-            diags.push(path, Some(1), format!("missing column '{name}' (the header has: {})", headers.join(", ")));
+            diags.push(
+                path,
+                Some(1),
+                format!(
+                    "missing column '{name}' (the header has: {})",
+                    headers.join(", ")
+                ),
+            );
             0
         }
     };
@@ -70,13 +86,21 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                diags.push(path, e.position().map(|p| p.line()), format!("unreadable row: {e}"));
+                diags.push(
+                    path,
+                    e.position().map(|p| p.line()),
+                    format!("unreadable row: {e}"),
+                );
                 continue;
             }
         };
         let line = rec.position().map_or(0, |p| p.line());
         if rec.len() != headers.len() {
-            diags.push(path, Some(line), format!("expected {} fields, found {}", headers.len(), rec.len()));
+            diags.push(
+                path,
+                Some(line),
+                format!("expected {} fields, found {}", headers.len(), rec.len()),
+            );
             continue;
         }
         let get = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
@@ -96,7 +120,12 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
                 }
             }
         };
-        rows.push(Row { line, split: c_split.iter().map(|&i| get(i)).collect(), codes: c_dims.iter().map(|&i| get(i)).collect(), value });
+        rows.push(Row {
+            line,
+            split: c_split.iter().map(|&i| get(i)).collect(),
+            codes: c_dims.iter().map(|&i| get(i)).collect(),
+            value,
+        });
     }
     diags.into_result()?;
     if rows.is_empty() {
@@ -116,11 +145,19 @@ impl PublishedFile {
                 HierarchySource::Known(h) => h.clone(),
                 HierarchySource::Prefix { levels, root, .. } => {
                     let last = *levels.last().expect("levels");
-                    let codes = self.rows.iter().map(|r| r.codes[k].as_str()).filter(|c| c.len() == last && c.is_ascii());
+                    let codes = self
+                        .rows
+                        .iter()
+                        .map(|r| r.codes[k].as_str())
+                        .filter(|c| c.len() == last && c.is_ascii());
                     Arc::new(Hierarchy::from_prefix(src, codes, levels, root)?)
                 }
                 HierarchySource::Flat { root } => {
-                    let codes = self.rows.iter().map(|r| r.codes[k].as_str()).filter(|c| c != root);
+                    let codes = self
+                        .rows
+                        .iter()
+                        .map(|r| r.codes[k].as_str())
+                        .filter(|c| c != root);
                     Arc::new(Hierarchy::flat(src, codes, root)?)
                 }
             };
@@ -137,7 +174,11 @@ impl PublishedFile {
                 match dims[k].lookup(c) {
                     Some(n) => coords[k] = n,
                     None => {
-                        diags.push(path, Some(r.line), format!("{} '{c}': unknown code", rules.dimensions[k].name));
+                        diags.push(
+                            path,
+                            Some(r.line),
+                            format!("{} '{c}': unknown code", rules.dimensions[k].name),
+                        );
                         ok = false;
                     }
                 }
@@ -145,7 +186,11 @@ impl PublishedFile {
             if !ok {
                 continue;
             }
-            let key: u64 = coords.iter().zip(&strides).map(|(&n, &s)| n as u64 * s).sum();
+            let key: u64 = coords
+                .iter()
+                .zip(&strides)
+                .map(|(&n, &s)| n as u64 * s)
+                .sum();
             let t = *table_of.entry(r.split.clone()).or_insert_with(|| {
                 by_split.push((r.split.clone(), Vec::new()));
                 by_split.len() - 1
@@ -155,7 +200,11 @@ impl PublishedFile {
                 value: r.value.unwrap_or(0),
                 contributors: 0,
                 top: Default::default(),
-                status: if r.value.is_some() { Status::Published } else { Status::Secondary },
+                status: if r.value.is_some() {
+                    Status::Published
+                } else {
+                    Status::Secondary
+                },
                 rules: RuleSet::default(),
                 lower_protection: 0.0,
                 upper_protection: 0.0,
@@ -166,9 +215,14 @@ impl PublishedFile {
         by_split.sort_by(|a, b| a.0.cmp(&b.0));
         let mut tables = Vec::new();
         for (split, cells) in by_split {
-            let t = Table::new(split.clone(), dims.clone(), cells).map_err(|_| Error::usage("table too large"))?;
+            let t = Table::new(split.clone(), dims.clone(), cells)
+                .map_err(|_| Error::usage("table too large"))?;
             if let Some(w) = t.cells.windows(2).find(|w| w[0].key == w[1].key) {
-                return Err(Error::at(path, None, format!("cell {:?} {:?} is listed twice", split, t.codes(w[0].key))));
+                return Err(Error::at(
+                    path,
+                    None,
+                    format!("cell {:?} {:?} is listed twice", split, t.codes(w[0].key)),
+                ));
             }
             tables.push(t);
         }
@@ -179,34 +233,65 @@ impl PublishedFile {
     /// values, primary rules): a published value must equal the true one;
     /// a cell with data but no row is masked.
     pub fn apply_to(&self, path: &Path, tables: &mut [Table]) -> Result<()> {
-        let mut listed: Vec<Vec<bool>> = tables.iter().map(|t| vec![false; t.cells.len()]).collect();
+        let mut listed: Vec<Vec<bool>> =
+            tables.iter().map(|t| vec![false; t.cells.len()]).collect();
         let mut diags = Diagnostics::default();
         for r in &self.rows {
             let Some(ti) = tables.iter().position(|t| t.split == r.split) else {
-                diags.push(path, Some(r.line), format!("no records for table {:?}", r.split));
+                diags.push(
+                    path,
+                    Some(r.line),
+                    format!("no records for table {:?}", r.split),
+                );
                 continue;
             };
             let t = &mut tables[ti];
-            let coords: Option<Vec<NodeId>> = r.codes.iter().enumerate().map(|(k, c)| t.dims[k].lookup(c)).collect();
+            let coords: Option<Vec<NodeId>> = r
+                .codes
+                .iter()
+                .enumerate()
+                .map(|(k, c)| t.dims[k].lookup(c))
+                .collect();
             let Some(i) = coords.and_then(|c| t.find(t.key(&c))) else {
-                diags.push(path, Some(r.line), format!("cell {:?} has no records", r.codes));
+                diags.push(
+                    path,
+                    Some(r.line),
+                    format!("cell {:?} has no records", r.codes),
+                );
                 continue;
             };
             listed[ti][i] = true;
             let cell = &mut t.cells[i];
             match r.value {
                 Some(v) if v != cell.value => {
-                    diags.push(path, Some(r.line), format!("published value of {:?} differs from the records' total", r.codes));
+                    diags.push(
+                        path,
+                        Some(r.line),
+                        format!(
+                            "published value of {:?} differs from the records' total",
+                            r.codes
+                        ),
+                    );
                 }
                 Some(_) => cell.status = Status::Published,
-                None => cell.status = if cell.rules.is_empty() { Status::Secondary } else { Status::Primary },
+                None => {
+                    cell.status = if cell.rules.is_empty() {
+                        Status::Secondary
+                    } else {
+                        Status::Primary
+                    }
+                }
             }
         }
         diags.into_result()?;
         for (t, l) in tables.iter_mut().zip(&listed) {
             for (c, &seen) in t.cells.iter_mut().zip(l) {
                 if !seen {
-                    c.status = if c.rules.is_empty() { Status::Secondary } else { Status::Primary };
+                    c.status = if c.rules.is_empty() {
+                        Status::Secondary
+                    } else {
+                        Status::Primary
+                    };
                 }
             }
         }

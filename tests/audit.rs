@@ -26,15 +26,32 @@ fn table(dims: &[Arc<Hierarchy>], leaves: &[(&[&str], i64)]) -> Table {
             for (k, c) in codes.iter().enumerate() {
                 leaf[k] = dims[k].lookup(c).unwrap();
             }
-            Contribution { unit: u as u32, leaf, value: *v }
+            Contribution {
+                unit: u as u32,
+                leaf,
+                value: *v,
+            }
         })
         .collect();
-    aggregate(&TableData { split: vec![], contributions }, dims, 1).unwrap()
+    aggregate(
+        &TableData {
+            split: vec![],
+            contributions,
+        },
+        dims,
+        1,
+    )
+    .unwrap()
 }
 
 fn index(t: &Table, codes: &[&str]) -> usize {
-    let coords: Vec<u32> = codes.iter().enumerate().map(|(k, c)| t.dims[k].lookup(c).unwrap()).collect();
-    t.find(t.key(&coords)).unwrap_or_else(|| panic!("no cell {codes:?}"))
+    let coords: Vec<u32> = codes
+        .iter()
+        .enumerate()
+        .map(|(k, c)| t.dims[k].lookup(c).unwrap())
+        .collect();
+    t.find(t.key(&coords))
+        .unwrap_or_else(|| panic!("no cell {codes:?}"))
 }
 
 fn mask(t: &mut Table, cells: &[&[&str]]) {
@@ -51,19 +68,33 @@ fn interval(t: &Table, codes: &[&str]) -> (f64, f64) {
 fn assert_interval(t: &Table, codes: &[&str], low: f64, high: f64) {
     let (l, h) = interval(t, codes);
     assert!((l - low).abs() < 1e-6, "{codes:?}: low {l}, expected {low}");
-    assert!((h - high).abs() < 1e-6 || (h.is_infinite() && high.is_infinite()), "{codes:?}: high {h}, expected {high}");
+    assert!(
+        (h - high).abs() < 1e-6 || (h.is_infinite() && high.is_infinite()),
+        "{codes:?}: high {h}, expected {high}"
+    );
 }
 
 fn two_by_two() -> Table {
     let rows = tree("T,\nA,T\nB,T\n");
     let cols = tree("W,\nX,W\nY,W\n");
-    table(&[rows, cols], &[(&["A", "X"], 10), (&["A", "Y"], 20), (&["B", "X"], 30), (&["B", "Y"], 40)])
+    table(
+        &[rows, cols],
+        &[
+            (&["A", "X"], 10),
+            (&["A", "Y"], 20),
+            (&["B", "X"], 30),
+            (&["B", "Y"], 40),
+        ],
+    )
 }
 
 #[test]
 fn two_by_two_interior_hand_computed() {
     let mut t = two_by_two();
-    mask(&mut t, &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]]);
+    mask(
+        &mut t,
+        &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]],
+    );
     let a = audit_table(&mut t, false).unwrap();
     // AX = s: AY = 30 - s, BX = 40 - s, BY = 30 + s, all >= 0: s in [0, 30].
     assert_interval(&t, &["A", "X"], 0.0, 30.0);
@@ -92,7 +123,10 @@ fn lone_primary_in_a_row_is_disclosed() {
 #[test]
 fn under_protection_and_published_primary_are_caught() {
     let mut t = two_by_two();
-    mask(&mut t, &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]]);
+    mask(
+        &mut t,
+        &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]],
+    );
     // AX = 10 in [0, 30]: an upper level of 25 needs 35 > 30.
     let ax = index(&t, &["A", "X"]);
     t.cells[ax].status = Status::Primary;
@@ -104,7 +138,10 @@ fn under_protection_and_published_primary_are_caught() {
     t.cells[a_total].rules = RuleSet::FREQUENCY;
     let a = audit_table(&mut t, true).unwrap();
     let kinds: Vec<FailureKind> = a.failures.iter().map(|f| f.kind).collect();
-    assert_eq!(kinds, [FailureKind::PrimaryPublished, FailureKind::UnderProtected]);
+    assert_eq!(
+        kinds,
+        [FailureKind::PrimaryPublished, FailureKind::UnderProtected]
+    );
     // 20 is enough: 10 + 20 = 30 <= 30.
     t.cells[ax].upper_protection = 20.0;
     t.cells[a_total].rules = RuleSet::default();
@@ -116,14 +153,26 @@ fn three_by_three_block_hand_computed() {
     let rows = tree("T,\nA,T\nB,T\nC,T\n");
     let cols = tree("W,\nX,W\nY,W\nZ,W\n");
     let mut leaves: Vec<(&[&str], i64)> = Vec::new();
-    let codes: [[&str; 2]; 9] =
-        [["A", "X"], ["A", "Y"], ["A", "Z"], ["B", "X"], ["B", "Y"], ["B", "Z"], ["C", "X"], ["C", "Y"], ["C", "Z"]];
+    let codes: [[&str; 2]; 9] = [
+        ["A", "X"],
+        ["A", "Y"],
+        ["A", "Z"],
+        ["B", "X"],
+        ["B", "Y"],
+        ["B", "Z"],
+        ["C", "X"],
+        ["C", "Y"],
+        ["C", "Z"],
+    ];
     let values = [5, 10, 15, 10, 20, 30, 15, 30, 45];
     for (c, v) in codes.iter().zip(values) {
         leaves.push((c, v));
     }
     let mut t = table(&[rows, cols], &leaves);
-    mask(&mut t, &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]]);
+    mask(
+        &mut t,
+        &[&["A", "X"], &["A", "Y"], &["B", "X"], &["B", "Y"]],
+    );
     audit_table(&mut t, false).unwrap();
     // AX = s, AY = 15 - s, BX = 15 - s, BY = 15 + s: s in [0, 15].
     assert_interval(&t, &["A", "X"], 0.0, 15.0);
@@ -139,7 +188,12 @@ fn three_dimensions_with_a_single_child_node() {
     let d3 = tree("T3,\nm,T3\nn,T3\n");
     let mut t = table(
         &[d1, d2, d3],
-        &[(&["u", "g", "m"], 1), (&["u", "g", "n"], 2), (&["v", "g", "m"], 3), (&["v", "g", "n"], 4)],
+        &[
+            (&["u", "g", "m"], 1),
+            (&["u", "g", "n"], 2),
+            (&["v", "g", "m"], 3),
+            (&["v", "g", "n"], 4),
+        ],
     );
     assert_eq!(t.cells.len(), 3 * 2 * 3);
     let block: Vec<[&str; 3]> = ["g", "T2"]
@@ -182,7 +236,9 @@ fn unbounded_maximum_when_the_total_is_masked() {
 /// (published ones fixed by their bounds), built with good_lp: a
 /// formulation independent of the audit's components and shortcuts.
 fn dense_interval(t: &Table, target: usize) -> (f64, f64) {
-    use good_lp::{constraint, variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel};
+    use good_lp::{
+        constraint, variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel,
+    };
     let eqs = cellmask::audit::equations::equations(t);
     let solve = |maximise: bool| -> f64 {
         let mut vars = ProblemVariables::new();
@@ -198,7 +254,12 @@ fn dense_interval(t: &Table, target: usize) -> (f64, f64) {
             })
             .collect();
         let objective: Expression = x[target].into();
-        let mut model = if maximise { vars.maximise(objective) } else { vars.minimise(objective) }.using(good_lp::highs);
+        let mut model = if maximise {
+            vars.maximise(objective)
+        } else {
+            vars.minimise(objective)
+        }
+        .using(good_lp::highs);
         for e in &eqs {
             let parts: Expression = e.parts.iter().map(|&p| x[p as usize]).sum();
             model = model.with(constraint!(x[e.total as usize] == parts));
@@ -230,17 +291,33 @@ fn random_tables_match_a_dense_formulation() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
     let mut checked = 0;
     for round in 0..30 {
-        let dims: Vec<Arc<Hierarchy>> =
-            (0..rng.gen_range(2..=3)).map(|k| random_tree(&mut rng, &format!("d{k}"))).collect();
+        let dims: Vec<Arc<Hierarchy>> = (0..rng.gen_range(2..=3))
+            .map(|k| random_tree(&mut rng, &format!("d{k}")))
+            .collect();
         let leaf_lists: Vec<Vec<String>> = dims
             .iter()
-            .map(|h| (0..h.len() as u32).filter(|&n| h.is_leaf(n)).map(|n| h.code(n).to_string()).collect())
+            .map(|h| {
+                (0..h.len() as u32)
+                    .filter(|&n| h.is_leaf(n))
+                    .map(|n| h.code(n).to_string())
+                    .collect()
+            })
             .collect();
         let mut leaves: Vec<(Vec<&str>, i64)> = Vec::new();
         for _ in 0..rng.gen_range(3..12) {
-            let codes: Vec<&str> = leaf_lists.iter().map(|l| l[rng.gen_range(0..l.len())].as_str()).collect();
+            let codes: Vec<&str> = leaf_lists
+                .iter()
+                .map(|l| l[rng.gen_range(0..l.len())].as_str())
+                .collect();
             // Zero values too: cells exist with value 0.
-            leaves.push((codes, if rng.gen_bool(0.1) { 0 } else { rng.gen_range(1..1000) }));
+            leaves.push((
+                codes,
+                if rng.gen_bool(0.1) {
+                    0
+                } else {
+                    rng.gen_range(1..1000)
+                },
+            ));
         }
         let refs: Vec<(&[&str], i64)> = leaves.iter().map(|(c, v)| (c.as_slice(), *v)).collect();
         let mut t = table(&dims, &refs);
@@ -257,7 +334,11 @@ fn random_tables_match_a_dense_formulation() {
             }
             let (low, high) = t.cells[i].audit.unwrap();
             let (dl, dh) = dense_interval(&t, i);
-            assert!((low - dl).abs() < 1e-6, "round {round} cell {:?}: low {low} vs {dl}", t.codes(t.cells[i].key));
+            assert!(
+                (low - dl).abs() < 1e-6,
+                "round {round} cell {:?}: low {low} vs {dl}",
+                t.codes(t.cells[i].key)
+            );
             assert!(
                 (high - dh).abs() < 1e-6 || (high.is_infinite() && dh.is_infinite()),
                 "round {round} cell {:?}: high {high} vs {dh}",

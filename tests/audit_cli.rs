@@ -28,12 +28,30 @@ fn audit(dir: &std::path::Path) -> assert_cmd::assert::Assert {
 /// The 2 x 2 interior masked, margins published, markers instead of a status column.
 #[test]
 fn interior_block_passes_with_hand_computed_intervals() {
-    let dir = setup("r,c,value\nT,W,100\nT,X,40\nT,Y,60\nA,W,30\nA,X,x\nA,Y,x\nB,W,70\nB,X,x\nB,Y,x\n");
-    audit(dir.path()).success().stdout(predicate::str::contains("protected: audit passed"));
+    let dir =
+        setup("r,c,value\nT,W,100\nT,X,40\nT,Y,60\nA,W,30\nA,X,x\nA,Y,x\nB,W,70\nB,X,x\nB,Y,x\n");
+    audit(dir.path())
+        .success()
+        .stdout(predicate::str::contains("protected: audit passed"));
     let rows = read_csv(&dir.path().join("out/audit.csv"));
-    let got: Vec<String> =
-        rows.iter().map(|r| format!("{}{} {} {} {}", r["r"], r["c"], r["audit_low"], r["audit_high"], r["verdict"])).collect();
-    assert_eq!(got, ["AX 0.00 30.00 ok", "AY 0.00 30.00 ok", "BX 10.00 40.00 ok", "BY 30.00 60.00 ok"]);
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}{} {} {} {}",
+                r["r"], r["c"], r["audit_low"], r["audit_high"], r["verdict"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "AX 0.00 30.00 ok",
+            "AY 0.00 30.00 ok",
+            "BX 10.00 40.00 ok",
+            "BY 30.00 60.00 ok"
+        ]
+    );
     let report = report_without_timings(&dir.path().join("out"));
     assert_eq!(report["verdict"], "protected");
     assert_eq!(report["tables"][0]["audit"]["largest_component"], 4);
@@ -43,15 +61,28 @@ fn interior_block_passes_with_hand_computed_intervals() {
 #[test]
 fn lone_masked_cell_is_an_exact_disclosure() {
     let dir = setup("r,c,value,status\nT,W,100,published\nT,X,40,published\nT,Y,60,published\nA,W,30,published\nA,X,,D\nA,Y,20,published\nB,W,70,published\nB,X,30,published\nB,Y,40,published\n");
-    audit(dir.path()).code(1).stdout(predicate::str::contains("[A x X]: exact_disclosure"));
+    audit(dir.path())
+        .code(1)
+        .stdout(predicate::str::contains("[A x X]: exact_disclosure"));
     let rows = read_csv(&dir.path().join("out/audit.csv"));
-    assert_eq!((rows[0]["audit_low"].as_str(), rows[0]["audit_high"].as_str(), rows[0]["verdict"].as_str()), ("10.00", "10.00", "exact_disclosure"));
+    assert_eq!(
+        (
+            rows[0]["audit_low"].as_str(),
+            rows[0]["audit_high"].as_str(),
+            rows[0]["verdict"].as_str()
+        ),
+        ("10.00", "10.00", "exact_disclosure")
+    );
 }
 
 #[test]
 fn non_additive_table_is_bad_input() {
-    let dir = setup("r,c,value\nT,W,100\nT,X,40\nT,Y,60\nA,W,30\nA,X,x\nA,Y,50\nB,W,70\nB,X,30\nB,Y,40\n");
-    audit(dir.path()).code(2).stderr(predicate::str::contains("not additive"));
+    let dir = setup(
+        "r,c,value\nT,W,100\nT,X,40\nT,Y,60\nA,W,30\nA,X,x\nA,Y,50\nB,W,70\nB,X,30\nB,Y,40\n",
+    );
+    audit(dir.path())
+        .code(2)
+        .stderr(predicate::str::contains("not additive"));
 }
 
 /// With the records, primary cells' protection levels are checked too.

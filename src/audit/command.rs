@@ -19,7 +19,13 @@ use crate::write::{self, AtomicDir};
 use super::{FailureKind, TableAudit};
 
 /// Runs the audit; returns the exit code (0 protected, 1 not).
-pub fn run(rules: &Rules, published: &Path, input: Option<&Path>, out: Option<&Path>, quiet: bool) -> Result<i32> {
+pub fn run(
+    rules: &Rules,
+    published: &Path,
+    input: Option<&Path>,
+    out: Option<&Path>,
+    quiet: bool,
+) -> Result<i32> {
     let started = Instant::now();
     let file = read_published(published, rules)?;
     let (mut tables, rows) = match input {
@@ -44,7 +50,10 @@ pub fn run(rules: &Rules, published: &Path, input: Option<&Path>, out: Option<&P
         cellmask: env!("CARGO_PKG_VERSION"),
         command: "audit",
         rules: rules.name.clone(),
-        input: published.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        input: published
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         verdict,
         message: message.clone(),
         rows,
@@ -54,7 +63,11 @@ pub fn run(rules: &Rules, published: &Path, input: Option<&Path>, out: Option<&P
             .iter()
             .zip(&audits)
             .map(|(t, a)| TableReport {
-                split: split_names.iter().cloned().zip(t.split.iter().cloned()).collect(),
+                split: split_names
+                    .iter()
+                    .cloned()
+                    .zip(t.split.iter().cloned())
+                    .collect(),
                 protected: a.passed(),
                 counts: Counts::of([t], rules.input.decimals),
                 audit: AuditReport::of(a),
@@ -64,7 +77,16 @@ pub fn run(rules: &Rules, published: &Path, input: Option<&Path>, out: Option<&P
     };
     if let Some(dir) = out {
         let mut d = AtomicDir::new(dir)?;
-        d.write("audit.csv", |w| audit_csv(w, &split_names, &dim_names, &tables, &audits, rules.input.decimals))?;
+        d.write("audit.csv", |w| {
+            audit_csv(
+                w,
+                &split_names,
+                &dim_names,
+                &tables,
+                &audits,
+                rules.input.decimals,
+            )
+        })?;
         d.write("report.json", |w| write::json(w, &report))?;
         d.commit()?;
     }
