@@ -51,11 +51,21 @@ fn ancestor_lists(dims: &[Arc<Hierarchy>]) -> Vec<Vec<Vec<NodeId>>> {
 pub fn aggregate(data: &TableData, dims: &[Arc<Hierarchy>], top: usize) -> Result<Table, TooLarge> {
     let strides = Table::strides(dims)?;
     let anc = ancestor_lists(dims);
-    let mut cells: FxHashMap<u64, Acc> = FxHashMap::default();
+    // Tables have about as many cells as half their detailed contributions: grow once or twice, not twenty times.
+    let mut cells: FxHashMap<u64, Acc> =
+        FxHashMap::with_capacity_and_hasher(data.contributions.len() / 2, Default::default());
     let mut per_unit: FxHashMap<u64, i64> = FxHashMap::default();
     let mut keys: Vec<u64> = Vec::new();
     let mut next: Vec<u64> = Vec::new();
     for group in data.contributions.chunk_by(|a, b| a.unit == b.unit) {
+        if let [c] = group {
+            // One detailed cell: its ancestors are distinct cells, no summing needed.
+            cell_keys(c, &anc, &strides, &mut keys, &mut next);
+            for &k in &keys {
+                cells.entry(k).or_default().add(c.value, top);
+            }
+            continue;
+        }
         per_unit.clear();
         for c in group {
             cell_keys(c, &anc, &strides, &mut keys, &mut next);

@@ -9,7 +9,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
-use crate::audit::{audit_table, TableAudit};
+use crate::audit::{audit_table_with, TableAudit};
 use crate::error::{Error, Result};
 use crate::primary;
 use crate::progress::Progress;
@@ -66,7 +66,7 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     // Secondary suppression comes in the next stage of the pipeline; for
     // now only the primary cells are masked, and the audit judges that.
     let t = Instant::now();
-    let audits = audit_all(&mut tables, true)?;
+    let audits = audit_all(&mut tables, true, true)?;
     timings.insert("audit", t.elapsed().as_millis() as u64);
 
     let table_reports: Vec<TableReport> = tables
@@ -115,12 +115,16 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
 }
 
 /// Audits every table (in parallel); protection levels are checked when
-/// the true values are known.
-pub fn audit_all(tables: &mut [Table], check_protection: bool) -> Result<Vec<TableAudit>> {
+/// the true values are known. With `fail_fast`, see [`audit_table_with`].
+pub fn audit_all(
+    tables: &mut [Table],
+    check_protection: bool,
+    fail_fast: bool,
+) -> Result<Vec<TableAudit>> {
     tables
         .par_iter_mut()
         .map(|t| {
-            audit_table(t, check_protection)
+            audit_table_with(t, check_protection, fail_fast)
                 .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)))
         })
         .collect()
