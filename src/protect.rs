@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::primary;
 use crate::progress::Progress;
 use crate::read::{read_from, Microdata};
-use crate::report::{AuditReport, Counts, Report, TableReport, Verdict};
+use crate::report::{table_reports, Counts, Report, TableReport, Verdict};
 use crate::rules::Rules;
 use crate::table::Table;
 use crate::write::{self, AtomicDir};
@@ -69,21 +69,8 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     let audits = audit_all(&mut tables, true, true)?;
     timings.insert("audit", t.elapsed().as_millis() as u64);
 
-    let table_reports: Vec<TableReport> = tables
-        .iter()
-        .zip(&audits)
-        .map(|(t, a)| TableReport {
-            split: data
-                .split_names
-                .iter()
-                .cloned()
-                .zip(t.split.iter().cloned())
-                .collect(),
-            protected: a.passed(),
-            counts: Counts::of([t], rules.input.decimals),
-            audit: AuditReport::of(a),
-        })
-        .collect();
+    let table_reports: Vec<TableReport> =
+        table_reports(&tables, &audits, &data.split_names, rules.input.decimals);
     let (verdict, message) = verdict_message(
         &tables,
         &audits,

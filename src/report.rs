@@ -100,6 +100,29 @@ impl AuditReport {
     }
 }
 
+/// One report row per table: split values, verdict, counts and audit.
+pub fn table_reports(
+    tables: &[Table],
+    audits: &[TableAudit],
+    split_names: &[String],
+    decimals: u32,
+) -> Vec<TableReport> {
+    tables
+        .iter()
+        .zip(audits)
+        .map(|(t, a)| TableReport {
+            split: split_names
+                .iter()
+                .cloned()
+                .zip(t.split.iter().cloned())
+                .collect(),
+            protected: a.passed(),
+            counts: Counts::of([t], decimals),
+            audit: AuditReport::of(a),
+        })
+        .collect()
+}
+
 impl Counts {
     /// Counts for some tables.
     pub fn of<'a>(tables: impl IntoIterator<Item = &'a Table>, decimals: u32) -> Counts {

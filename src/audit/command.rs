@@ -11,7 +11,7 @@ use crate::primary;
 use crate::protect::{aggregate_all, audit_all, verdict_message};
 use crate::published::read_published;
 use crate::read::read_records;
-use crate::report::{AuditReport, Counts, Report, TableReport, Verdict};
+use crate::report::{table_reports, Counts, Report, Verdict};
 use crate::rules::Rules;
 use crate::table::Table;
 use crate::write::{self, AtomicDir};
@@ -59,20 +59,7 @@ pub fn run(
         rows,
         rows_filtered: 0,
         totals: Counts::of(&tables, rules.input.decimals),
-        tables: tables
-            .iter()
-            .zip(&audits)
-            .map(|(t, a)| TableReport {
-                split: split_names
-                    .iter()
-                    .cloned()
-                    .zip(t.split.iter().cloned())
-                    .collect(),
-                protected: a.passed(),
-                counts: Counts::of([t], rules.input.decimals),
-                audit: AuditReport::of(a),
-            })
-            .collect(),
+        tables: table_reports(&tables, &audits, &split_names, rules.input.decimals),
         timings_ms: timings,
     };
     if let Some(dir) = out {
