@@ -50,46 +50,85 @@ pub fn intervals(sys: &System) -> Result<(Vec<Interval>, usize), LpError> {
     model.make_quiet();
     model.set_option("presolve", "off");
     model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
-    let unbounded = unbounded_set(sys)?;
-    let upper = propagate_upper(sys, scale);
     // Re-solves after a cost change start from a primal feasible basis.
     model.set_option("simplex_strategy", 4);
-    let mut out = Vec::with_capacity(sys.vars);
-    // A variable seen at 0 in any solution has minimum 0 (its bound): no LP.
+    let unbounded = unbounded_set(sys)?;
+    let (lo, hi) = propagate_bounds(sys, scale);
+    let n = sys.vars;
     let mut seen = Seen {
-        zero: vec![false; sys.vars],
-        max: vec![0.0; sys.vars],
+        min: vec![f64::INFINITY; n],
+        max: vec![f64::NEG_INFINITY; n],
     };
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    // An extreme is proven when a solution reaches a propagated bound.
+    let max_done =
+        |seen: &Seen, v: usize| unbounded[v] || (seen.max[v] >= hi[v] || near(seen.max[v], hi[v]));
+    let min_done = |seen: &Seen, v: usize| seen.min[v] <= lo[v] || near(seen.min[v], lo[v]);
     let mut solves = 0;
-    let mut prev: Option<usize> = None;
-    for v in 0..sys.vars {
-        if let Some(p) = prev {
-            model.change_column_cost(cols[p], 0.0);
-        }
-        model.change_column_cost(cols[v], 1.0);
-        prev = Some(v);
-        let reached = |seen: &Seen| seen.max[v] >= upper[v] - 1e-9 * upper[v].abs().max(1.0);
-        let (high, m) = if unbounded[v] {
-            (f64::INFINITY, model)
-        } else if reached(&seen) {
-            // A solution already reaches a proven upper bound: that is the maximum.
-            (seen.max[v], model)
-        } else {
+
+    // Rounds over all unproven cells at once: maximise the sum of x/bound
+    // (minimise the sum of x); each solution proves many extremes together.
+    for sense in [Sense::Maximise, Sense::Minimise] {
+        for _round in 0..200 {
+            let done = |seen: &Seen, v: usize| {
+                if sense == Sense::Maximise {
+                    max_done(seen, v)
+                } else {
+                    min_done(seen, v)
+                }
+            };
+            let targets: Vec<usize> = (0..n).filter(|&v| !done(&seen, v)).collect();
+            if targets.len() < 2 {
+                break;
+            }
+            for &v in &targets {
+                let w = if sense == Sense::Maximise {
+                    1.0 / hi[v].max(1e-12)
+                } else {
+                    1.0
+                };
+                model.change_column_cost(cols[v], w);
+            }
+            let (_, m) = solve(model, sense, &mut seen)?;
+            model = m;
             solves += 1;
-            solve(model, Sense::Maximise, &mut seen)?
-        };
-        solves += usize::from(!seen.zero[v]);
-        let (low, m) = if seen.zero[v] {
-            (0.0, m)
-        } else {
-            solve(m, Sense::Minimise, &mut seen)?
-        };
-        model = m;
-        out.push(Interval {
-            low: low * scale,
-            high: high * scale,
-        });
+            for &v in &targets {
+                model.change_column_cost(cols[v], 0.0);
+            }
+            let proven = targets.iter().filter(|&&v| done(&seen, v)).count();
+            if proven < 3 {
+                break;
+            }
+        }
     }
+
+    // What is left, one cell and one direction at a time.
+    for v in 0..n {
+        if !max_done(&seen, v) || !min_done(&seen, v) {
+            model.change_column_cost(cols[v], 1.0);
+            if !max_done(&seen, v) {
+                let (_, m) = solve(model, Sense::Maximise, &mut seen)?;
+                model = m;
+                solves += 1;
+            }
+            if !min_done(&seen, v) {
+                let (_, m) = solve(model, Sense::Minimise, &mut seen)?;
+                model = m;
+                solves += 1;
+            }
+            model.change_column_cost(cols[v], 0.0);
+        }
+    }
+    let out = (0..n)
+        .map(|v| Interval {
+            low: seen.min[v].max(0.0) * scale,
+            high: if unbounded[v] {
+                f64::INFINITY
+            } else {
+                seen.max[v] * scale
+            },
+        })
+        .collect();
     Ok((out, solves))
 }
 
@@ -140,17 +179,17 @@ fn unbounded_set(sys: &System) -> Result<Vec<bool>, LpError> {
 
 /// One solve; returns the optimum (infinite when unbounded) and the model
 /// for the next solve.
-/// What the solutions found so far prove: a variable seen at 0 has minimum
-/// 0; the largest value seen is a lower bound of its maximum.
+/// The smallest and largest value of each variable over the solutions
+/// found so far: bounds of its extremes from inside.
 struct Seen {
-    zero: Vec<bool>,
+    min: Vec<f64>,
     max: Vec<f64>,
 }
 
-/// Valid upper bounds of every variable (scaled units) by propagating
-/// bounds through the equations, starting from `0 <= x < inf`. Outer
-/// bounds only: a solution that reaches one proves it is the maximum.
-fn propagate_upper(sys: &System, scale: f64) -> Vec<f64> {
+/// Valid bounds of every variable (scaled units) by propagating bounds
+/// through the equations, starting from `0 <= x < inf`. Outer bounds only:
+/// a solution that reaches one proves it is the extreme.
+fn propagate_bounds(sys: &System, scale: f64) -> (Vec<f64>, Vec<f64>) {
     let n = sys.vars;
     let mut lo = vec![0.0f64; n];
     let mut hi = vec![f64::INFINITY; n];
@@ -227,7 +266,7 @@ fn propagate_upper(sys: &System, scale: f64) -> Vec<f64> {
             break;
         }
     }
-    hi
+    (lo, hi)
 }
 
 fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model), LpError> {
@@ -238,9 +277,7 @@ fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model)
     let value = match solved.status() {
         HighsModelStatus::Optimal => {
             for (v, &x) in solved.get_solution().columns().iter().enumerate() {
-                if x == 0.0 {
-                    seen.zero[v] = true;
-                }
+                seen.min[v] = seen.min[v].min(x);
                 seen.max[v] = seen.max[v].max(x);
             }
             solved.objective_value()
