@@ -5,7 +5,8 @@
 //! masked when its status is anything but `published` (or `safe`), or, with
 //! no status column, when its value is empty or a marker such as `x`, `s`,
 //! `.`, `-`, `c`, `D` or `NA`. Every cell of every level is one row; a
-//! cell that has data but no row is taken as masked.
+//! cell that has data but no row is taken as masked; a row for a cell
+//! without records (a structural zero) is accepted when masked or 0.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -253,11 +254,15 @@ impl PublishedFile {
                 .map(|(k, c)| t.dims[k].lookup(c))
                 .collect();
             let Some(i) = coords.and_then(|c| t.find(t.key(&c))) else {
-                diags.push(
-                    path,
-                    Some(r.line),
-                    format!("cell {:?} has no records", r.codes),
-                );
+                // A cell without records does not exist (the attacker knows it is 0):
+                // a row for it is fine when it is masked or says 0.
+                if !matches!(r.value, None | Some(0)) {
+                    diags.push(
+                        path,
+                        Some(r.line),
+                        format!("cell {:?} has no records but a value", r.codes),
+                    );
+                }
                 continue;
             };
             listed[ti][i] = true;

@@ -118,3 +118,185 @@ fn with_records_a_published_primary_is_caught() {
         .code(1)
         .stdout(predicate::str::contains("[0101 x DE]: primary_published"));
 }
+
+/// Writes a published table in cellmask's form from a peer's masked table.
+fn convert(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    dims: &[&str],
+    value: &str,
+    masked: &dyn Fn(&str) -> bool,
+    status: &str,
+) {
+    let rows = read_csv(src);
+    let mut w = csv::Writer::from_path(dst).unwrap();
+    let mut header: Vec<&str> = dims.to_vec();
+    header.extend(["value", "status"]);
+    w.write_record(&header).unwrap();
+    for r in rows {
+        let mut out: Vec<String> = dims.iter().map(|d| r[*d].clone()).collect();
+        out.push(r[value].clone());
+        out.push(
+            if masked(&r[status]) {
+                "masked"
+            } else {
+                "published"
+            }
+            .into(),
+        );
+        w.write_record(&out).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// GaussSuppression's masking of magnitude1 (sector4 x geo, (1, 85) and at
+/// least 3 contributors) passes cellmask's audit, protection levels
+/// included, and cellmask finds the same 9 primary cells.
+#[test]
+fn peer_gausssuppression_masking_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "[input]\ncontributor='company'\nvalue='value'\ndecimals=1\n[[dimension]]\nname='sector4'\nflat=true\nroot='Total'\n[[dimension]]\nname='geo'\nflat=true\nroot='Total'\n",
+    )
+    .unwrap();
+    convert(
+        &data("peers/gauss_magnitude1_sector4xgeo_n1k85_minContr3.csv"),
+        &dir.path().join("masked.csv"),
+        &["sector4", "geo"],
+        "value",
+        &|s| s == "TRUE",
+        "suppressed",
+    );
+    cellmask()
+        .args(["audit", "--rules"])
+        .arg(dir.path().join("rules.toml"))
+        .arg("--published")
+        .arg(dir.path().join("masked.csv"))
+        .arg("--input")
+        .arg(data("peers/gauss_magnitude1.csv"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .success();
+    let report = report_without_timings(&dir.path().join("out"));
+    let peer_primary = read_csv(&data(
+        "peers/gauss_magnitude1_sector4xgeo_n1k85_minContr3.csv",
+    ))
+    .iter()
+    .filter(|r| r["primary"] == "TRUE")
+    .count();
+    assert_eq!(peer_primary, 9);
+    assert_eq!(report["totals"]["primary"], 9);
+    assert_eq!(report["totals"]["secondary"], 3);
+    let rows = read_csv(&dir.path().join("out/audit.csv"));
+    assert!(rows.iter().all(|r| r["verdict"] == "ok"));
+}
+
+/// sdcTable's test problem: two suppressed cells in every equation, yet
+/// (w, b) = (230 + 250) - (89 + 124 + 31) - ((1012 + 779) - (92 + 59 + 800 + 651)) = 47.
+#[test]
+fn peer_sdctable_testproblem_disclosure_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "[input]\ncontributor='id'\nvalue='value'\ndecimals=0\n[[dimension]]\nname='v1'\nflat=true\nroot='tot'\n[[dimension]]\nname='v2'\nflat=true\nroot='tot'\n",
+    )
+    .unwrap();
+    convert(
+        &data("peers/sdctable_testproblem.csv"),
+        &dir.path().join("masked.csv"),
+        &["v1", "v2"],
+        "freq",
+        &|s| s == "u",
+        "status",
+    );
+    audit(dir.path())
+        .code(1)
+        .stdout(predicate::str::contains("[w x b]: exact_disclosure"));
+    let rows = read_csv(&dir.path().join("out/audit.csv"));
+    let wb = rows
+        .iter()
+        .find(|r| r["v1"] == "w" && r["v2"] == "b")
+        .unwrap();
+    assert_eq!(
+        (wb["audit_low"].as_str(), wb["audit_high"].as_str()),
+        ("47", "47")
+    );
+    let exact = rows
+        .iter()
+        .filter(|r| r["verdict"] == "exact_disclosure")
+        .count();
+    assert_eq!(exact, 1, "{rows:?}");
+}
+
+/// The audit's intervals do not depend on the number of threads.
+#[test]
+fn audit_output_is_the_same_whatever_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.csv");
+    cellmask()
+        .args([
+            "generate",
+            "--profile",
+            "drom",
+            "--seed",
+            "4",
+            "--scale",
+            "0.02",
+            "--out",
+        ])
+        .arg(&records)
+        .assert()
+        .success();
+    // Mask every primary cell: large components, many LPs.
+    let out = dir.path().join("p");
+    cellmask()
+        .args(["protect", "--quiet", "--rules"])
+        .arg(repo("rules/drom-exports.toml"))
+        .arg("--input")
+        .arg(&records)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1);
+    let cells = read_csv(&out.join("cells.csv"));
+    let masked = dir.path().join("masked.csv");
+    let mut w = csv::Writer::from_path(&masked).unwrap();
+    w.write_record(["territory", "flow", "product", "country", "value", "status"])
+        .unwrap();
+    for c in &cells {
+        let m = c["status"] != "published";
+        w.write_record([
+            c["territory"].as_str(),
+            c["flow"].as_str(),
+            c["product"].as_str(),
+            c["country"].as_str(),
+            if m { "" } else { c["value"].as_str() },
+            if m { "masked" } else { "published" },
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2"] {
+        let o = dir.path().join(format!("a{jobs}"));
+        cellmask()
+            .args(["audit", "--quiet", "--jobs", jobs, "--rules"])
+            .arg(repo("rules/drom-exports.toml"))
+            .arg("--published")
+            .arg(&masked)
+            .arg("--input")
+            .arg(&records)
+            .arg("--out")
+            .arg(&o)
+            .assert()
+            .code(1);
+        outputs.push((
+            std::fs::read(o.join("audit.csv")).unwrap(),
+            report_without_timings(&o),
+        ));
+    }
+    assert!(outputs[0] == outputs[1]);
+    assert!(outputs[0].0.len() > 1000);
+}
