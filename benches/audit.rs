@@ -4,7 +4,7 @@
 //! large cases take tens of seconds). Two maskings per scale:
 //! - `primary`: every primary cell masked (about half the cells: giant
 //!   components, the worst case);
-//! - `sparse`: 15% of the cells masked at random (seeded): small
+//! - `sparse`: 16% of the cells masked at random (seeded): small
 //!   components, the case of a table after secondary suppression.
 //!
 //! Prints masked cells, components, largest component, LP solves, seconds
@@ -79,7 +79,7 @@ fn main() {
         for t in &mut tables {
             for c in &mut t.cells {
                 c.rules = Default::default();
-                c.status = if rng.gen_bool(0.15) {
+                c.status = if rng.gen_bool(0.16) {
                     Status::Secondary
                 } else {
                     Status::Published
