@@ -14,7 +14,7 @@ use crate::write::AtomicDir;
 pub const DEMO_SETTINGS: Settings = Settings {
     profile: Profile::Drom,
     seed: 2026,
-    scale: 0.25,
+    scale: 0.05,
     year: 2025,
 };
 

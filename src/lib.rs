@@ -26,5 +26,6 @@ pub mod published;
 pub mod read;
 pub mod report;
 pub mod rules;
+pub mod secondary;
 pub mod table;
 pub mod write;

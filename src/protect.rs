@@ -16,6 +16,7 @@ use crate::progress::Progress;
 use crate::read::{read_from, Microdata};
 use crate::report::{table_reports, Counts, Report, TableReport, Verdict};
 use crate::rules::Rules;
+use crate::secondary;
 use crate::table::Table;
 use crate::write::{self, AtomicDir};
 
@@ -63,14 +64,24 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     });
     timings.insert("primary", t.elapsed().as_millis() as u64);
 
-    // Secondary suppression comes in the next stage of the pipeline; for
-    // now only the primary cells are masked, and the audit judges that.
     let t = Instant::now();
-    let audits = audit_all(&mut tables, true, true)?;
+    let outcomes: Vec<secondary::Outcome> = tables
+        .par_iter_mut()
+        .map(|t| secondary::repair::run(t, rules.secondary.cost))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::usage(format!("secondary suppression: {e}")))?;
+    timings.insert("secondary", t.elapsed().as_millis() as u64);
+
+    // Every protect run ends with the audit: it alone decides the verdict.
+    let t = Instant::now();
+    let audits = audit_all(&mut tables, true, false)?;
     timings.insert("audit", t.elapsed().as_millis() as u64);
 
-    let table_reports: Vec<TableReport> =
+    let mut table_reports: Vec<TableReport> =
         table_reports(&tables, &audits, &data.split_names, rules.input.decimals);
+    for (r, o) in table_reports.iter_mut().zip(outcomes) {
+        r.secondary = Some(o);
+    }
     let (verdict, message) = verdict_message(
         &tables,
         &audits,

@@ -57,6 +57,9 @@ pub struct TableReport {
     pub protected: bool,
     #[serde(flatten)]
     pub counts: Counts,
+    /// What secondary suppression did (protect only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<crate::secondary::Outcome>,
     pub audit: AuditReport,
 }
 
@@ -118,6 +121,7 @@ pub fn table_reports(
                 .collect(),
             protected: a.passed(),
             counts: Counts::of([t], decimals),
+            secondary: None,
             audit: AuditReport::of(a),
         })
         .collect()

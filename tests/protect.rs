@@ -50,11 +50,14 @@ fn table_without_secrets_is_published() {
 #[test]
 fn primary_secrets_hand_computed() {
     let dir = tempfile::tempdir().unwrap();
+    // Secondary suppression then the audit: protected, released.
     protect("secret.csv", dir.path())
-        .code(1)
-        .stdout(predicate::str::contains("not protected: the audit fails"));
-    // No release file without protection.
-    assert_eq!(files_in(dir.path()), ["cells.csv", "report.json"]);
+        .success()
+        .stdout(predicate::str::contains("protected: audit passed"));
+    assert_eq!(
+        files_in(dir.path()),
+        ["cells.csv", "published.csv", "report.json"]
+    );
     let cells = read_csv(&dir.path().join("cells.csv"));
     assert_eq!(cells.len(), 16 + 9);
     let get = |flow: &str, p: &str, c: &str| {
@@ -118,25 +121,60 @@ fn primary_secrets_hand_computed() {
             "I 0102 US"
         ]
     );
+    // Every primary is masked in the release file, with its secondaries.
+    let published = read_csv(&dir.path().join("published.csv"));
+    for p in cells.iter().filter(|r| r["status"] == "primary") {
+        let row = published
+            .iter()
+            .find(|r| {
+                r["flow"] == p["flow"]
+                    && r["product"] == p["product"]
+                    && r["country"] == p["country"]
+            })
+            .unwrap();
+        assert_eq!(
+            (row["value"].as_str(), row["status"].as_str()),
+            ("", "masked")
+        );
+        // The audit interval reaches the protection levels.
+        let (lo, hi): (f64, f64) = (
+            p["audit_low"].parse().unwrap(),
+            p["audit_high"].parse().unwrap(),
+        );
+        let (v, l, u): (f64, f64, f64) = (
+            p["value"].parse().unwrap(),
+            p["lower_protection"].parse().unwrap(),
+            p["upper_protection"].parse().unwrap(),
+        );
+        assert!(hi >= v + u && lo <= v - l, "{p:?}");
+    }
     let report = report_without_timings(dir.path());
-    assert_eq!(report["verdict"], "not_protected");
+    assert_eq!(report["verdict"], "protected");
     assert_eq!(report["totals"]["primary"], 7);
+    assert!(report["totals"]["secondary"].as_u64().unwrap() >= 1);
     assert_eq!(report["totals"]["primary_by_rule"]["dominance"], 7);
     assert_eq!(report["totals"]["primary_by_rule"]["frequency"], 4);
     assert_eq!(report["tables"].as_array().unwrap().len(), 2);
     // Tables in split order: E (no secret) then I.
     assert_eq!(report["tables"][0]["split"]["flow"], "E");
-    assert_eq!(report["tables"][0]["protected"], true);
-    assert_eq!(report["tables"][1]["protected"], false);
+    assert_eq!(report["tables"][0]["secondary"]["rounds"], 1);
+    assert_eq!(report["tables"][1]["protected"], true);
 }
 
 #[test]
-fn stale_release_file_is_removed_when_not_protected() {
+fn rerun_replaces_outputs_and_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     protect("safe.csv", dir.path()).success();
-    assert!(dir.path().join("published.csv").exists());
-    protect("secret.csv", dir.path()).code(1);
-    assert!(!dir.path().join("published.csv").exists());
+    let first = std::fs::read(dir.path().join("published.csv")).unwrap();
+    protect("secret.csv", dir.path()).success();
+    assert_ne!(
+        std::fs::read(dir.path().join("published.csv")).unwrap(),
+        first
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        ["cells.csv", "published.csv", "report.json"]
+    );
 }
 
 #[test]
@@ -245,7 +283,7 @@ fn holdings_are_counted_as_one() {
         .arg("--out")
         .arg(dir.path().join("out"))
         .assert()
-        .code(1);
+        .success();
     let cells = read_csv(&dir.path().join("out/cells.csv"));
     let a = cells.iter().find(|r| r["product"] == "A").unwrap();
     assert_eq!(
@@ -259,7 +297,7 @@ fn holdings_are_counted_as_one() {
     let b = cells.iter().find(|r| r["product"] == "B").unwrap();
     assert_eq!(
         (b["contributors"].as_str(), b["status"].as_str()),
-        ("3", "published")
+        ("3", "secondary") // not primary; masked to protect A (T = A + B)
     );
 }
 

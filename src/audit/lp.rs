@@ -38,6 +38,29 @@ pub struct System {
 
 /// Solves min and max of every variable of `sys`.
 pub fn intervals(sys: &System) -> Result<(Vec<Interval>, usize), LpError> {
+    intervals_for(sys, None)
+}
+
+/// What a check needs to know of a variable's interval (values in units).
+/// Once a goal is met by solutions found, no LP is solved for that cell,
+/// and its interval is only the range seen (an inner bound); when it is not
+/// met, the extremes are solved exactly. A goal must imply that the cell
+/// passes, so that only exact intervals can fail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Goal {
+    /// The exact interval.
+    Exact,
+    /// An interval reaching at least `up` and at most `down`.
+    Reach { up: f64, down: f64 },
+    /// An interval wider than this.
+    Width(f64),
+}
+
+/// As [`intervals`], stopping early per variable where `goals` allow.
+pub fn intervals_for(
+    sys: &System,
+    goals: Option<&[Goal]>,
+) -> Result<(Vec<Interval>, usize), LpError> {
     // Scale values to about 1 so that the solver's tolerances are relative.
     let scale = sys.rows.iter().map(|(_, r)| r.abs()).fold(1.0, f64::max);
     let mut pb = RowProblem::default();
@@ -61,9 +84,26 @@ pub fn intervals(sys: &System) -> Result<(Vec<Interval>, usize), LpError> {
     };
     let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     // An extreme is proven when a solution reaches a propagated bound.
-    let max_done =
-        |seen: &Seen, v: usize| unbounded[v] || (seen.max[v] >= hi[v] || near(seen.max[v], hi[v]));
-    let min_done = |seen: &Seen, v: usize| seen.min[v] <= lo[v] || near(seen.min[v], lo[v]);
+    let goal = |v: usize| goals.map_or(Goal::Exact, |g| g[v]);
+    let max_done = |seen: &Seen, v: usize| {
+        unbounded[v]
+            || seen.max[v] >= hi[v]
+            || near(seen.max[v], hi[v])
+            || match goal(v) {
+                Goal::Exact => false,
+                Goal::Reach { up, .. } => seen.max[v] * scale >= up,
+                Goal::Width(w) => (seen.max[v] - seen.min[v]) * scale > w,
+            }
+    };
+    let min_done = |seen: &Seen, v: usize| {
+        seen.min[v] <= lo[v]
+            || near(seen.min[v], lo[v])
+            || match goal(v) {
+                Goal::Exact => false,
+                Goal::Reach { down, .. } => seen.min[v] * scale <= down,
+                Goal::Width(w) => (seen.max[v] - seen.min[v]) * scale > w,
+            }
+    };
     let mut solves = 0;
 
     // Rounds over all unproven cells at once: maximise the sum of x/bound

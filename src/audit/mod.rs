@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::table::Table;
 use equations::{components, equations, Component, Equation};
-use lp::{intervals, Interval, LpError, System};
+use lp::{intervals_for, Goal, Interval, LpError, System};
 
 /// Relative tolerance of comparisons with LP results: intervals are exact
 /// up to the solver's precision on values scaled to about 1.
@@ -89,6 +89,23 @@ pub fn audit_table_with(
     check_protection: bool,
     fail_fast: bool,
 ) -> Result<TableAudit, LpError> {
+    audit_impl(table, check_protection, fail_fast, false)
+}
+
+/// A pass/fail check with protection levels: the same verdicts as
+/// [`audit_table`], but LPs stop as soon as solutions show a cell passes,
+/// so intervals are exact only for failing cells (inner bounds otherwise).
+/// Secondary suppression uses it between its rounds.
+pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
+    audit_impl(table, true, false, true)
+}
+
+fn audit_impl(
+    table: &mut Table,
+    check_protection: bool,
+    fail_fast: bool,
+    goals_only: bool,
+) -> Result<TableAudit, LpError> {
     let eqs = equations(table);
     if fail_fast {
         let mut lone: Vec<(u32, f64)> = Vec::new();
@@ -127,7 +144,7 @@ pub fn audit_table_with(
     let comps = components(table, &eqs);
     let solved: Vec<Result<(Vec<Interval>, bool, usize), LpError>> = comps
         .par_iter()
-        .map(|c| solve_component(table, &eqs, c))
+        .map(|c| solve_component(table, &eqs, c, goals_only && check_protection))
         .collect();
     let mut report = TableAudit {
         masked: comps.iter().map(|c| c.cells.len()).sum(),
@@ -196,6 +213,7 @@ fn solve_component(
     table: &Table,
     eqs: &[Equation],
     comp: &Component,
+    goals_only: bool,
 ) -> Result<(Vec<Interval>, bool, usize), LpError> {
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
     let var_of = |c: u32| {
@@ -242,6 +260,25 @@ fn solve_component(
             0,
         ));
     }
-    let (ivs, solves) = intervals(&sys)?;
+    let goals: Option<Vec<Goal>> = goals_only.then(|| {
+        // Goals a little beyond the pass criteria of audit_impl, so that a met goal passes.
+        let tol = (REL_TOL * component_scale(table, eqs, comp) + 1e-6).max(0.5) * 1.01 + 1e-6;
+        comp.cells
+            .iter()
+            .map(|&c| {
+                let cell = &table.cells[c as usize];
+                if cell.rules.is_empty() {
+                    Goal::Width(tol)
+                } else {
+                    let t = cell.value as f64;
+                    Goal::Reach {
+                        up: t + cell.upper_protection.max(tol) + tol,
+                        down: t - cell.lower_protection.max(tol) - tol,
+                    }
+                }
+            })
+            .collect()
+    });
+    let (ivs, solves) = intervals_for(&sys, goals.as_deref())?;
     Ok((ivs, false, solves))
 }
