@@ -5,9 +5,7 @@
 //! times reading and folding them and building every cell of both tables.
 //! Figures and targets: benches/README.md.
 
-use std::io::BufWriter;
-
-use cellmask::generate::{generate, Profile, Settings};
+use cellmask::generate::national_file;
 use cellmask::protect::aggregate_all;
 use cellmask::read::read_records;
 use cellmask::rules::Rules;
@@ -20,15 +18,7 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(0.1);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("national.csv");
-    let settings = Settings {
-        profile: Profile::National,
-        seed: 1,
-        scale,
-        year: 2025,
-    };
-    let mut w = BufWriter::new(std::fs::File::create(&path).unwrap());
-    let written = generate(&settings, &mut w).unwrap();
-    drop(w);
+    let written = national_file(scale, &path).unwrap();
     let rules = Rules::builtin("national.toml").unwrap();
 
     let mut g = c.benchmark_group("national");

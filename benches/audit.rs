@@ -13,10 +13,9 @@
 //! `CELLMASK_BENCH_SPARSE` (default `0.01,0.1,1`). Figures in
 //! benches/README.md.
 
-use std::io::BufWriter;
 use std::time::Instant;
 
-use cellmask::generate::{generate, Profile, Settings};
+use cellmask::generate::national_file;
 use cellmask::primary;
 use cellmask::protect::{aggregate_all, audit_all};
 use cellmask::read::read_records;
@@ -27,15 +26,7 @@ use rand::{Rng, SeedableRng};
 fn tables_at(scale: f64, rules: &Rules) -> Vec<Table> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("national.csv");
-    let settings = Settings {
-        profile: Profile::National,
-        seed: 1,
-        scale,
-        year: 2025,
-    };
-    let mut w = BufWriter::new(std::fs::File::create(&path).unwrap());
-    generate(&settings, &mut w).unwrap();
-    drop(w);
+    national_file(scale, &path).unwrap();
     let data = read_records(&path, rules).unwrap();
     let mut tables = aggregate_all(&data, rules).unwrap();
     for t in &mut tables {

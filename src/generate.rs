@@ -215,6 +215,28 @@ fn cents(v: i64) -> String {
     format!("{}.{:02}", v / 100, v % 100)
 }
 
+/// Generates records into a new file at `path` (not atomically: for
+/// benchmarks and tools; the CLI writes through [`crate::write::AtomicDir`]).
+pub fn generate_file(s: &Settings, path: &std::path::Path) -> io::Result<Written> {
+    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+    let written = generate(s, &mut w)?;
+    w.flush()?;
+    Ok(written)
+}
+
+/// National records at `scale` (seed 1) in `path`: the benchmarks' input.
+pub fn national_file(scale: f64, path: &std::path::Path) -> io::Result<Written> {
+    generate_file(
+        &Settings {
+            profile: Profile::National,
+            seed: 1,
+            scale,
+            year: 2025,
+        },
+        path,
+    )
+}
+
 /// Generates records into `w`.
 pub fn generate(s: &Settings, w: &mut dyn Write) -> io::Result<Written> {
     let mut rng =
