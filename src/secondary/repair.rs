@@ -7,9 +7,9 @@
 //!    cases the cheapest published cell of the equation is masked too,
 //!    until no equation is left so.
 //! 2. Audit with the attacker's LPs.
-//! 3. Every failing cell gets its cheapest published neighbour (a cell of
-//!    an equation holding it, or, when those are all masked, of the next
-//!    equations out) masked, and back to 1.
+//! 3. Every failing cell gets, in each equation holding it, the cheapest
+//!    published cell masked (when none is left, the nearest published cell
+//!    further out through masked cells), and back to 1.
 //! Every round masks at least one more cell, so it ends; a table with
 //! every cell masked passes (all maxima unbounded, minima 0).
 
@@ -47,8 +47,19 @@ pub fn run(table: &mut Table, cost_kind: Cost) -> Result<Outcome, LpError> {
             if f.kind == FailureKind::PrimaryPublished {
                 continue; // cannot happen here: primary cells are masked
             }
-            if let Some(c) = cheapest_near(table, &eqs, &eqs_of, &costs, f.cell) {
-                to_mask.push(c);
+            // One published cell per equation around the failing cell: more
+            // slack at once, fewer rounds.
+            let mut found = false;
+            for &e in &eqs_of[f.cell as usize] {
+                if let Some(c) = cheapest(table, &costs, eqs[e as usize].terms().map(|(c, _)| c)) {
+                    to_mask.push(c);
+                    found = true;
+                }
+            }
+            if !found {
+                if let Some(c) = cheapest_near(table, &eqs, &eqs_of, &costs, f.cell) {
+                    to_mask.push(c);
+                }
             }
         }
         to_mask.sort_unstable();
