@@ -9,7 +9,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
-use crate::audit::{audit_table_with, TableAudit};
+use crate::audit::{audit_table, TableAudit};
 use crate::error::{Error, Result};
 use crate::primary;
 use crate::progress::Progress;
@@ -74,7 +74,7 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
 
     // Every protect run ends with the audit: it alone decides the verdict.
     let t = Instant::now();
-    let audits = audit_all(&mut tables, true, false)?;
+    let audits = audit_all(&mut tables, true)?;
     timings.insert("audit", t.elapsed().as_millis() as u64);
 
     let mut table_reports: Vec<TableReport> =
@@ -113,16 +113,12 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
 }
 
 /// Audits every table (in parallel); protection levels are checked when
-/// the true values are known. With `fail_fast`, see [`audit_table_with`].
-pub fn audit_all(
-    tables: &mut [Table],
-    check_protection: bool,
-    fail_fast: bool,
-) -> Result<Vec<TableAudit>> {
+/// the true values are known.
+pub fn audit_all(tables: &mut [Table], check_protection: bool) -> Result<Vec<TableAudit>> {
     tables
         .par_iter_mut()
         .map(|t| {
-            audit_table_with(t, check_protection, fail_fast)
+            audit_table(t, check_protection)
                 .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)))
         })
         .collect()

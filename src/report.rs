@@ -71,9 +71,6 @@ pub struct AuditReport {
     pub largest_component: usize,
     pub exact_without_lp: usize,
     pub lp_solves: usize,
-    /// True when the audit stopped at exact disclosures found without LP
-    /// (`protect` does: the table fails whatever the other intervals).
-    pub stopped_early: bool,
     /// Failing cells by kind.
     pub failures: BTreeMap<&'static str, usize>,
 }
@@ -97,7 +94,6 @@ impl AuditReport {
             largest_component: a.largest_component,
             exact_without_lp: a.exact_without_lp,
             lp_solves: a.lp_solves,
-            stopped_early: a.stopped_early,
             failures,
         }
     }

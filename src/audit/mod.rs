@@ -60,8 +60,6 @@ pub struct TableAudit {
     /// Cells disclosed by one equation, found without LP.
     pub exact_without_lp: usize,
     pub lp_solves: usize,
-    /// The audit stopped at the exact disclosures found without LP.
-    pub stopped_early: bool,
     pub failures: Vec<Failure>,
 }
 
@@ -76,20 +74,7 @@ impl TableAudit {
 /// protection levels are checked when `check_protection` is true (it needs
 /// the true values, so not for a published file audited alone).
 pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAudit, LpError> {
-    audit_table_with(table, check_protection, false)
-}
-
-/// As [`audit_table`]; with `fail_fast`, a table where some masked cell is
-/// alone among published cells in an equation fails at once: those exact
-/// disclosures are reported (found without LP) and no LP is solved, so
-/// other cells get no interval. `protect` uses it: a failing table yields
-/// no release file whatever the other intervals.
-pub fn audit_table_with(
-    table: &mut Table,
-    check_protection: bool,
-    fail_fast: bool,
-) -> Result<TableAudit, LpError> {
-    audit_impl(table, check_protection, fail_fast, false)
+    audit_impl(table, check_protection, false)
 }
 
 /// A pass/fail check with protection levels: the same verdicts as
@@ -97,50 +82,15 @@ pub fn audit_table_with(
 /// so intervals are exact only for failing cells (inner bounds otherwise).
 /// Secondary suppression uses it between its rounds.
 pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
-    audit_impl(table, true, false, true)
+    audit_impl(table, true, true)
 }
 
 fn audit_impl(
     table: &mut Table,
     check_protection: bool,
-    fail_fast: bool,
     goals_only: bool,
 ) -> Result<TableAudit, LpError> {
     let eqs = equations(table);
-    if fail_fast {
-        let mut lone: Vec<(u32, f64)> = Vec::new();
-        for e in &eqs {
-            let mut masked = e
-                .terms()
-                .filter(|&(c, _)| table.cells[c as usize].status.is_masked());
-            if let (Some((c, coef)), None) = (masked.next(), masked.next()) {
-                let rest: f64 = e
-                    .terms()
-                    .filter(|&(d, _)| d != c)
-                    .map(|(d, k)| k * table.cells[d as usize].value as f64)
-                    .sum();
-                lone.push((c, -rest / coef));
-            }
-        }
-        if !lone.is_empty() {
-            lone.sort_by_key(|&(c, _)| c);
-            lone.dedup_by_key(|&mut (c, _)| c);
-            let mut report = TableAudit {
-                masked: table.cells.iter().filter(|c| c.status.is_masked()).count(),
-                stopped_early: true,
-                ..TableAudit::default()
-            };
-            for (c, v) in lone {
-                table.cells[c as usize].audit = Some((v, v));
-                report.exact_without_lp += 1;
-                report.failures.push(Failure {
-                    cell: c,
-                    kind: FailureKind::ExactDisclosure,
-                });
-            }
-            return Ok(report);
-        }
-    }
     let comps = components(table, &eqs);
     let solved: Vec<Result<(Vec<Interval>, bool, usize), LpError>> = comps
         .par_iter()
