@@ -226,6 +226,32 @@ struct Seen {
     max: Vec<f64>,
 }
 
+/// A sum of terms some of which may be infinite (all of one sign).
+#[derive(Default)]
+struct EndSum {
+    finite: f64,
+    infinite: usize,
+}
+
+impl EndSum {
+    fn add(&mut self, t: f64) {
+        if t.is_infinite() {
+            self.infinite += 1;
+        } else {
+            self.finite += t;
+        }
+    }
+
+    /// The sum without one of its terms; `inf` is the sum's infinite value.
+    fn without(&self, t: f64, inf: f64) -> f64 {
+        match (t.is_infinite(), self.infinite) {
+            (true, 1) => self.finite,
+            (false, 0) => self.finite - t,
+            _ => inf,
+        }
+    }
+}
+
 /// Valid bounds of every variable (scaled units) by propagating bounds
 /// through the equations, starting from `0 <= x < inf`. Outer bounds only:
 /// a solution that reaches one proves it is the extreme.
@@ -233,58 +259,31 @@ fn propagate_bounds(sys: &System, scale: f64) -> (Vec<f64>, Vec<f64>) {
     let n = sys.vars;
     let mut lo = vec![0.0f64; n];
     let mut hi = vec![f64::INFINITY; n];
+    // Range of a*x for x in [lo, hi].
+    let term = |a: f64, l: f64, h: f64| {
+        if a > 0.0 {
+            (a * l, a * h)
+        } else {
+            (a * h, a * l)
+        }
+    };
     for _round in 0..30 {
         let mut changed = false;
         for (terms, rhs) in &sys.rows {
             let b = rhs / scale;
-            // Range of the sum of a*x over the row, with counts of infinite ends.
-            let (mut smin, mut smax, mut inf_min, mut inf_max) = (0.0, 0.0, 0usize, 0usize);
+            // Range of the row's sum: finite parts and counts of infinite ends.
+            let mut low = EndSum::default();
+            let mut high = EndSum::default();
             for &(v, a) in terms {
-                let (l, h) = if a > 0.0 {
-                    (a * lo[v], a * hi[v])
-                } else {
-                    (a * hi[v], a * lo[v])
-                };
-                if l.is_infinite() {
-                    inf_min += 1
-                } else {
-                    smin += l
-                }
-                if h.is_infinite() {
-                    inf_max += 1
-                } else {
-                    smax += h
-                }
+                let (l, h) = term(a, lo[v], hi[v]);
+                low.add(l);
+                high.add(h);
             }
             for &(v, a) in terms {
-                let (l, h) = if a > 0.0 {
-                    (a * lo[v], a * hi[v])
-                } else {
-                    (a * hi[v], a * lo[v])
-                };
-                // a*x_v = b - (others): others' range without v's own contribution.
-                let others_max = if h.is_infinite() {
-                    if inf_max == 1 {
-                        smax
-                    } else {
-                        f64::INFINITY
-                    }
-                } else if inf_max == 0 {
-                    smax - h
-                } else {
-                    f64::INFINITY
-                };
-                let others_min = if l.is_infinite() {
-                    if inf_min == 1 {
-                        smin
-                    } else {
-                        f64::NEG_INFINITY
-                    }
-                } else if inf_min == 0 {
-                    smin - l
-                } else {
-                    f64::NEG_INFINITY
-                };
+                let (l, h) = term(a, lo[v], hi[v]);
+                // a*x_v = b - (the others), the others' range without v's own term.
+                let others_max = high.without(h, f64::INFINITY);
+                let others_min = low.without(l, f64::NEG_INFINITY);
                 // a*x_v in [b - others_max, b - others_min].
                 let (ax_lo, ax_hi) = (b - others_max, b - others_min);
                 let (new_lo, new_hi) = if a > 0.0 {
