@@ -6,14 +6,7 @@ use common::*;
 use predicates::prelude::*;
 
 fn protect(input: &str, out: &std::path::Path) -> assert_cmd::assert::Assert {
-    cellmask()
-        .args(["protect", "--rules"])
-        .arg(data("tiny.toml"))
-        .arg("--input")
-        .arg(data(input))
-        .arg("--out")
-        .arg(out)
-        .assert()
+    protect_cmd(&data("tiny.toml"), &data(input), &out).assert()
 }
 
 #[test]
@@ -227,13 +220,7 @@ fn unknown_rules_key_is_named() {
         .replace("safety_range", "safety_rnage");
     std::fs::write(&rules, text).unwrap();
     std::fs::copy(data("countries.csv"), dir.path().join("countries.csv")).unwrap();
-    cellmask()
-        .args(["protect", "--rules"])
-        .arg(&rules)
-        .arg("--input")
-        .arg(data("safe.csv"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
+    protect_cmd(&rules, &data("safe.csv"), &dir.path().join("out"))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("safety_rnage").and(predicate::str::contains("r.toml:")));
@@ -249,16 +236,14 @@ fn hierarchy_cycle_is_an_input_error() {
         "code,parent\nWORLD,\nEU,DE\nDE,EU\n",
     )
     .unwrap();
-    cellmask()
-        .args(["protect", "--rules"])
-        .arg(dir.path().join("r.toml"))
-        .arg("--input")
-        .arg(data("safe.csv"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("cycle"));
+    protect_cmd(
+        &dir.path().join("r.toml"),
+        &data("safe.csv"),
+        &dir.path().join("out"),
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("cycle"));
 }
 
 #[test]
@@ -275,15 +260,13 @@ fn holdings_are_counted_as_one() {
         "op,group,product,value\na,G,A,10\nb,G,A,10\nc,,A,10\na,G,B,10\nc,,B,10\nd,H,B,10\n",
     )
     .unwrap();
-    cellmask()
-        .args(["protect", "--rules"])
-        .arg(dir.path().join("r.toml"))
-        .arg("--input")
-        .arg(dir.path().join("in.csv"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .assert()
-        .success();
+    protect_cmd(
+        &dir.path().join("r.toml"),
+        &dir.path().join("in.csv"),
+        &dir.path().join("out"),
+    )
+    .assert()
+    .success();
     let cells = read_csv(&dir.path().join("out/cells.csv"));
     let a = cells.iter().find(|r| r["product"] == "A").unwrap();
     assert_eq!(
@@ -319,15 +302,13 @@ fn hrc_hierarchy_file() {
         "op,region,value\na,N1,1\nb,N2,2\nc,S1,4\n",
     )
     .unwrap();
-    cellmask()
-        .args(["protect", "--rules"])
-        .arg(dir.path().join("r.toml"))
-        .arg("--input")
-        .arg(dir.path().join("in.csv"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .assert()
-        .success();
+    protect_cmd(
+        &dir.path().join("r.toml"),
+        &dir.path().join("in.csv"),
+        &dir.path().join("out"),
+    )
+    .assert()
+    .success();
     let published = std::fs::read_to_string(dir.path().join("out/published.csv")).unwrap();
     assert_eq!(
         published,

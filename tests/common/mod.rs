@@ -54,3 +54,15 @@ pub fn report_without_timings(dir: &Path) -> serde_json::Value {
     v.as_object_mut().unwrap().remove("timings_ms");
     v
 }
+
+/// `cellmask protect --rules R --input F --out D`, more arguments to add.
+pub fn protect_cmd(rules: &Path, input: &Path, out: &Path) -> Command {
+    let mut cmd = cellmask();
+    cmd.args(["protect", "--rules"])
+        .arg(rules)
+        .arg("--input")
+        .arg(input)
+        .arg("--out")
+        .arg(out);
+    cmd
+}
