@@ -115,7 +115,11 @@ impl Common {
                 return Err(Error::usage("--time-limit must be positive"));
             }
         }
-        Ok(Options { quiet: self.quiet })
+        Ok(Options {
+            quiet: self.quiet,
+            method: self.method,
+            time_limit: self.time_limit,
+        })
     }
 }
 
@@ -124,7 +128,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Demo { out, common } => {
             let opts = common.apply()?;
-            crate::demo::run(out.as_deref(), opts.quiet)
+            crate::demo::run(out.as_deref(), &opts)
         }
         Command::Protect {
             rules,

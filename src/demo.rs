@@ -20,7 +20,8 @@ pub const DEMO_SETTINGS: Settings = Settings {
 
 /// Runs the demo into `out` (a new temporary folder when `None`); returns
 /// the exit code and prints the summary unless `quiet`.
-pub fn run(out: Option<&Path>, quiet: bool) -> Result<i32> {
+pub fn run(out: Option<&Path>, opts: &Options) -> Result<i32> {
+    let quiet = opts.quiet;
     let started = Instant::now();
     let out: PathBuf = match out {
         Some(p) => p.to_path_buf(),
@@ -34,7 +35,6 @@ pub fn run(out: Option<&Path>, quiet: bool) -> Result<i32> {
     dir.write("records.csv", |w| generate(&DEMO_SETTINGS, w).map(|_| ()))?;
     dir.commit()?;
     let records = out.join("records.csv");
-    let opts = Options { quiet };
     let mut lines = vec![format!(
         "cellmask demo: DROM-like records (5 territories, imports and exports) in {}",
         records.display()
@@ -45,7 +45,7 @@ pub fn run(out: Option<&Path>, quiet: bool) -> Result<i32> {
         ("drom-exports.toml", "exports"),
     ] {
         let rules = Rules::builtin(rules_file)?;
-        let mut run = protect::run(&rules, &records, &opts)?;
+        let mut run = protect::run(&rules, &records, opts)?;
         protect::write_outputs(&mut run, &out.join(sub), rules.input.decimals)?;
         lines.push(protect::summary(&run));
         lines.push(format!("  outputs: {}", out.join(sub).display()));

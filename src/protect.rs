@@ -15,7 +15,7 @@ use crate::primary;
 use crate::progress::Progress;
 use crate::read::{read_from, Microdata};
 use crate::report::{table_reports, Counts, Report, TableReport, Verdict};
-use crate::rules::Rules;
+use crate::rules::{Method, Rules};
 use crate::secondary;
 use crate::table::Table;
 use crate::write::{self, AtomicDir};
@@ -24,6 +24,10 @@ use crate::write::{self, AtomicDir};
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub quiet: bool,
+    /// `--method`: overrides the rules' secondary method.
+    pub method: Option<Method>,
+    /// `--time-limit`: overrides the rules' time limit (seconds per table).
+    pub time_limit: Option<f64>,
 }
 
 /// Everything a protect run produced, before writing.
@@ -65,11 +69,22 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     timings.insert("primary", t.elapsed().as_millis() as u64);
 
     let t = Instant::now();
+    let method = opts.method.unwrap_or(rules.secondary.method);
+    let time_limit = opts.time_limit.or(rules.secondary.time_limit);
+    let bar = Progress::items(tables.len() as u64, "secondary suppression", opts.quiet);
     let outcomes: Vec<secondary::Outcome> = tables
         .par_iter_mut()
-        .map(|t| secondary::repair::run(t, rules.secondary.cost))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| Error::usage(format!("secondary suppression: {e}")))?;
+        .map(|t| {
+            let out =
+                secondary::protect_table(t, &data.dim_names, &rules.secondary, method, time_limit)
+                    .map_err(|e| {
+                        Error::usage(format!("secondary suppression of table {:?}: {e}", t.split))
+                    });
+            bar.inc(1);
+            out
+        })
+        .collect::<Result<_>>()?;
+    bar.finish();
     timings.insert("secondary", t.elapsed().as_millis() as u64);
 
     // Every protect run ends with the audit: it alone decides the verdict.

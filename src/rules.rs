@@ -160,7 +160,16 @@ struct SecondaryFile {
     #[serde(default)]
     cost: Cost,
     time_limit: Option<f64>,
+    #[serde(default)]
+    publish: Vec<Selector>,
+    #[serde(default)]
+    mask: Vec<Selector>,
 }
+
+/// Cells chosen by their codes: dimension name -> code, or `*` for every
+/// code of that dimension; a dimension left out stands for its root (the
+/// total), so an empty selector `{}` is the grand total.
+pub type Selector = BTreeMap<String, String>;
 
 // ---------------------------------------------------------------- resolved form
 
@@ -271,11 +280,16 @@ pub enum Cost {
     LogValue,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SecondaryRules {
     pub method: Method,
     pub cost: Cost,
+    /// Seconds the `optimal` method may spend on one table.
     pub time_limit: Option<f64>,
+    /// Cells that must stay published (secondary suppression never picks them).
+    pub publish: Vec<Selector>,
+    /// Cells that must be masked whatever their value.
+    pub mask: Vec<Selector>,
 }
 
 impl Rules {
@@ -401,6 +415,20 @@ impl Rules {
                 return Err(bad("primary.p_percent must be in (0, 100]".into()));
             }
         }
+        for (what, list) in [("publish", &f.secondary.publish), ("mask", &f.secondary.mask)] {
+            for sel in list {
+                if let Some(k) = sel.keys().find(|k| !dimensions.iter().any(|d| &d.name == *k)) {
+                    return Err(bad(format!(
+                        "secondary.{what}: '{k}' is not a dimension name"
+                    )));
+                }
+            }
+        }
+        if let Some(t) = f.secondary.time_limit {
+            if !(t > 0.0) {
+                return Err(bad("secondary.time_limit must be positive".into()));
+            }
+        }
         if !(f.protection.safety_range >= 0.0) || !(f.protection.lower_factor >= 0.0) {
             return Err(bad("protection levels must be >= 0".into()));
         }
@@ -437,6 +465,8 @@ impl Rules {
                 method: f.secondary.method,
                 cost: f.secondary.cost,
                 time_limit: f.secondary.time_limit,
+                publish: f.secondary.publish,
+                mask: f.secondary.mask,
             },
         })
     }

@@ -1,36 +1,181 @@
 //! Secondary suppression (SPEC sections 4 and 5): further cells to mask so
-//! that every primary secret keeps its protection interval, at a low loss
-//! of information.
+//! that every primary secret keeps its protection interval, at the least
+//! loss of information.
 //!
-//! This first version has one method, [`repair`]: close the equations that
-//! would disclose a cell by subtraction, audit, and mask the cheapest
-//! published neighbour of every failing cell, until the audit passes. It
-//! always ends with a protected table (at worst everything near a secret is
-//! masked). `--method optimal` (the exact Fischetti–Salazar model) is issue 4's
-//! next step; until then every method runs `repair` and the report says so.
+//! Three methods share one [`Instance`] per table:
+//! - [`optimal`]: the exact Fischetti–Salazar model, a MILP master with
+//!   cuts from the attacker's LP duals (small tables);
+//! - [`pattern`] then [`repair`] (`fast`): the cheapest protecting pattern
+//!   of each primary in its neighbourhood, then audit-and-repair until the
+//!   audit passes (any size);
+//! - `auto`: optimal when the table is small, fast otherwise.
+//!
+//! Every method ends with a masking the audit passes, or says why not.
 
+pub mod instance;
+pub mod optimal;
+pub mod pattern;
 pub mod repair;
 
-use crate::rules::Cost;
-use crate::table::Cell;
+use std::time::{Duration, Instant};
 
-/// What secondary suppression did on one table.
+use crate::audit::check_table;
+use crate::audit::lp::LpError;
+use crate::rules::{Method, SecondaryRules};
+use crate::table::{Status, Table};
+
+pub use instance::{cost, Forced, Instance};
+
+/// Tables with at most this many cells go to `optimal` under `auto`.
+pub const AUTO_MAX_CELLS: usize = 1_500;
+
+/// Seconds `auto` gives the exact method on a table before it falls back.
+pub const AUTO_TIME_LIMIT: f64 = 20.0;
+
+/// What secondary suppression did on one table (in `report.json`).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Outcome {
-    /// The method that ran.
+    /// The method that produced the masking: `optimal` or `fast`.
     pub method: &'static str,
-    /// Audit-and-repair rounds.
-    pub rounds: usize,
-    /// Cells masked by this stage.
+    /// Cells masked by this stage (secondary cells).
     pub secondary: usize,
+    /// Their total cost under the rules' cost.
+    pub cost: f64,
+    /// A lower bound on that cost (the exact method's), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lower_bound: Option<f64>,
+    /// `(cost - lower_bound) / cost`: 0 when the masking is proven optimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap: Option<f64>,
+    /// Pattern LPs (fast) or master rounds (optimal).
+    pub solves: usize,
+    /// Audit-and-repair rounds after the method.
+    pub repair_rounds: usize,
+    /// Wall-clock time, ms (varies between runs, like `timings_ms`).
+    #[serde(skip)]
+    pub millis: u64,
 }
 
-/// The information lost by masking a cell, under the rules' cost.
-pub fn cost(cell: &Cell, cost: Cost) -> f64 {
-    match cost {
-        Cost::Value => cell.value as f64,
-        Cost::Unity => 1.0,
-        Cost::Contributors => cell.contributors as f64,
-        Cost::LogValue => (1.0 + cell.value as f64).ln(),
+/// Why a table could not be given a masking.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SecondaryError {
+    #[error(transparent)]
+    Forced(#[from] instance::ForcedConflict),
+    #[error(transparent)]
+    Lp(#[from] LpError),
+}
+
+/// Chooses and runs the method on one table whose primary cells are marked.
+pub fn protect_table(
+    table: &mut Table,
+    dim_names: &[String],
+    rules: &SecondaryRules,
+    method: Method,
+    time_limit: Option<f64>,
+) -> Result<Outcome, SecondaryError> {
+    let start = Instant::now();
+    let before: Vec<Status> = table.cells.iter().map(|c| c.status).collect();
+    let inst = Instance::new(table, dim_names, rules.cost, &rules.publish, &rules.mask)?;
+    let mut out = match method {
+        Method::Fast => fast(table, &inst)?,
+        Method::Optimal => exact(table, &inst, time_limit)?,
+        Method::Auto if table.cells.len() <= AUTO_MAX_CELLS => {
+            exact(table, &inst, Some(time_limit.unwrap_or(AUTO_TIME_LIMIT)))?
+        }
+        Method::Auto => fast(table, &inst)?,
+    };
+    out.secondary = table
+        .cells
+        .iter()
+        .zip(&before)
+        .filter(|(c, &b)| c.status == Status::Secondary && b != Status::Secondary)
+        .count();
+    out.cost = cost_of(table, &inst);
+    if let Some(lb) = out.lower_bound {
+        out.gap = Some(if out.cost > 0.0 {
+            ((out.cost - lb) / out.cost).max(0.0)
+        } else {
+            0.0
+        });
+    }
+    out.millis = start.elapsed().as_millis() as u64;
+    Ok(out)
+}
+
+/// The cost of the secondary cells a method chose (forced ones excluded).
+fn cost_of(table: &Table, inst: &Instance) -> f64 {
+    table
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| c.status == Status::Secondary && inst.forced[*i] != Forced::Masked)
+        .fold(0.0, |acc, (i, _)| acc + inst.costs[i])
+}
+
+/// Rounds of: close the equations that disclose by subtraction, audit,
+/// mask a protecting pattern for every failing cell; the audit-and-repair
+/// heuristic takes over if patterns stop making progress.
+fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
+    let mut out = Outcome {
+        method: "fast",
+        ..Outcome::default()
+    };
+    loop {
+        out.repair_rounds += 1;
+        repair::close(table, inst);
+        let audit = check_table(table)?;
+        if audit.passed() {
+            return Ok(out);
+        }
+        let (masked, solves) = pattern::mask_patterns(table, inst, &audit.failures)?;
+        out.solves += solves;
+        if masked == 0 {
+            let r = repair::run(table, inst)?;
+            out.repair_rounds += r.rounds;
+            return Ok(out);
+        }
+    }
+}
+
+/// The exact method; past its deadline, the cheaper of its last masking
+/// repaired and the fast method's, with the bound it proved.
+fn exact(table: &mut Table, inst: &Instance, time_limit: Option<f64>) -> Result<Outcome, LpError> {
+    let start: Vec<Status> = table.cells.iter().map(|c| c.status).collect();
+    let deadline = time_limit.map(|t| Instant::now() + Duration::from_secs_f64(t));
+    match optimal::run(table, inst, deadline) {
+        Ok(sol) => Ok(Outcome {
+            method: "optimal",
+            lower_bound: Some(sol.lower_bound),
+            solves: sol.rounds,
+            ..Outcome::default()
+        }),
+        Err(optimal::Stop::Lp(e)) => Err(e),
+        Err(optimal::Stop::Deadline(sol)) => {
+            let r = repair::run(table, inst)?;
+            let repaired: Vec<Status> = table.cells.iter().map(|c| c.status).collect();
+            let repaired_cost = cost_of(table, inst);
+            for (c, &s) in table.cells.iter_mut().zip(&start) {
+                c.status = s;
+            }
+            let mut fast_out = fast(table, inst)?;
+            let out = if cost_of(table, inst) <= repaired_cost {
+                fast_out.method = "fast";
+                fast_out
+            } else {
+                for (c, &s) in table.cells.iter_mut().zip(&repaired) {
+                    c.status = s;
+                }
+                Outcome {
+                    method: "optimal",
+                    repair_rounds: r.rounds,
+                    ..Outcome::default()
+                }
+            };
+            Ok(Outcome {
+                lower_bound: Some(sol.lower_bound),
+                solves: sol.rounds,
+                ..out
+            })
+        }
     }
 }

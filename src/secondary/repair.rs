@@ -13,31 +13,27 @@
 //! Every round masks at least one more cell, so it ends; a table with
 //! every cell masked passes (all maxima unbounded, minima 0).
 
-use crate::audit::equations::{equations, Equation};
 use crate::audit::lp::LpError;
 use crate::audit::{check_table, FailureKind};
-use crate::rules::Cost;
 use crate::table::{Status, Table};
 
-use super::{cost, Outcome};
+use super::instance::Instance;
 
-/// Runs the method on one table whose primary cells are marked.
-pub fn run(table: &mut Table, cost_kind: Cost) -> Result<Outcome, LpError> {
-    let eqs = equations(table);
-    let mut eqs_of: Vec<Vec<u32>> = vec![Vec::new(); table.cells.len()];
-    for (i, e) in eqs.iter().enumerate() {
-        for (c, _) in e.terms() {
-            eqs_of[c as usize].push(i as u32);
-        }
-    }
-    let costs: Vec<f64> = table.cells.iter().map(|c| cost(c, cost_kind)).collect();
-    let mut out = Outcome {
-        method: "repair",
-        ..Outcome::default()
-    };
+/// What a repair did: rounds of audit, cells masked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Repaired {
+    pub rounds: usize,
+    pub masked: usize,
+}
+
+/// Runs the method on one table whose primary cells (and maybe some
+/// secondary ones) are marked, until the audit passes.
+pub fn run(table: &mut Table, inst: &Instance) -> Result<Repaired, LpError> {
+    let (eqs, eqs_of) = (&inst.eqs, &inst.eqs_of);
+    let mut out = Repaired::default();
     loop {
         out.rounds += 1;
-        out.secondary += close(table, &eqs, &costs);
+        out.masked += close(table, inst);
         let audit = check_table(table)?;
         if audit.passed() {
             return Ok(out);
@@ -51,13 +47,13 @@ pub fn run(table: &mut Table, cost_kind: Cost) -> Result<Outcome, LpError> {
             // slack at once, fewer rounds.
             let mut found = false;
             for &e in &eqs_of[f.cell as usize] {
-                if let Some(c) = cheapest(table, &costs, eqs[e as usize].terms().map(|(c, _)| c)) {
+                if let Some(c) = inst.cheapest(table, eqs[e as usize].terms().map(|(c, _)| c)) {
                     to_mask.push(c);
                     found = true;
                 }
             }
             if !found {
-                if let Some(c) = cheapest_near(table, &eqs, &eqs_of, &costs, f.cell) {
+                if let Some(c) = cheapest_near(table, inst, f.cell) {
                     to_mask.push(c);
                 }
             }
@@ -66,25 +62,25 @@ pub fn run(table: &mut Table, cost_kind: Cost) -> Result<Outcome, LpError> {
         to_mask.dedup();
         if to_mask.is_empty() {
             // Nothing published near any failing cell: mask the cheapest published cell left.
-            match cheapest(table, &costs, 0..table.cells.len() as u32) {
+            match inst.cheapest(table, 0..table.cells.len() as u32) {
                 Some(c) => to_mask.push(c),
                 None => return Ok(out), // everything is masked: the audit will judge
             }
         }
         for c in to_mask {
             table.cells[c as usize].status = Status::Secondary;
-            out.secondary += 1;
+            out.masked += 1;
         }
     }
 }
 
 /// Masks cells until no equation discloses one by subtraction or leaves two
 /// single-contributor primaries alone together; returns how many it masked.
-fn close(table: &mut Table, eqs: &[Equation], costs: &[f64]) -> usize {
+pub fn close(table: &mut Table, inst: &Instance) -> usize {
     let mut added = 0;
     loop {
         let mut changed = false;
-        for e in eqs {
+        for e in &inst.eqs {
             let masked: Vec<u32> = e
                 .terms()
                 .map(|(c, _)| c)
@@ -96,7 +92,7 @@ fn close(table: &mut Table, eqs: &[Equation], costs: &[f64]) -> usize {
                     cell.status == Status::Primary && cell.contributors == 1
                 });
             if masked.len() == 1 || singleton {
-                if let Some(c) = cheapest(table, costs, e.terms().map(|(c, _)| c)) {
+                if let Some(c) = inst.cheapest(table, e.terms().map(|(c, _)| c)) {
                     table.cells[c as usize].status = Status::Secondary;
                     added += 1;
                     changed = true;
@@ -109,26 +105,10 @@ fn close(table: &mut Table, eqs: &[Equation], costs: &[f64]) -> usize {
     }
 }
 
-/// The cheapest published cell among `cells` (ties: the first in table order).
-fn cheapest(table: &Table, costs: &[f64], cells: impl Iterator<Item = u32>) -> Option<u32> {
-    cells
-        .filter(|&c| !table.cells[c as usize].status.is_masked())
-        .min_by(|&a, &b| {
-            costs[a as usize]
-                .total_cmp(&costs[b as usize])
-                .then(a.cmp(&b))
-        })
-}
-
 /// The cheapest published cell in the equations around `cell`, searching
 /// outwards through masked cells, a few equations deep.
-fn cheapest_near(
-    table: &Table,
-    eqs: &[Equation],
-    eqs_of: &[Vec<u32>],
-    costs: &[f64],
-    cell: u32,
-) -> Option<u32> {
+fn cheapest_near(table: &Table, inst: &Instance, cell: u32) -> Option<u32> {
+    let (eqs, eqs_of) = (&inst.eqs, &inst.eqs_of);
     let mut frontier = vec![cell];
     let mut seen_cells = std::collections::HashSet::new();
     seen_cells.insert(cell);
@@ -141,7 +121,7 @@ fn cheapest_near(
         }
         around.sort_unstable();
         around.dedup();
-        if let Some(best) = cheapest(table, costs, around.iter().copied()) {
+        if let Some(best) = inst.cheapest(table, around.iter().copied()) {
             return Some(best);
         }
         frontier = around

@@ -1,0 +1,341 @@
+//! The optimal method: the cell suppression model of Fischetti and
+//! Salazar-González, solved by Benders-style constraint generation.
+//!
+//! Master (a MILP, HiGHS): a binary `m_j` per cell (1 = masked), primary
+//! cells fixed to 1, cells forced published to 0, minimum total cost. It
+//! starts with the constraints every protected masking meets: no masked
+//! cell alone among published cells in an equation, and no equation whose
+//! only masked cells are two single-contributor primaries (the singleton
+//! problem). Then, until the audit passes:
+//!
+//! 1. the master's masking is audited (the attacker's LPs of SPEC 5);
+//! 2. for every failing cell and direction, the dual of the attacker's LP
+//!    `max s·d_c` (`d` a deviation keeping every equation, zero on
+//!    published cells, `d_j >= -value_j`) gives multipliers `λ` per
+//!    equation; with `g_j = (Mᵀλ)_j - s·[j = c]`, every masking `m` has
+//!    `max s·d_c <= sum_j coef_j m_j` where `coef_j = value_j·g_j` when
+//!    `g_j >= 0` and `+inf` otherwise (weak duality; an unbounded upward
+//!    move costs nothing to the attacker). So a masking protecting `c` by
+//!    `r` must meet `sum_j min(r, coef_j) m_j >= r` — the cut added to the
+//!    master (for a secondary cell, only when it is masked).
+//!
+//! The master's optimum is a lower bound of every protected masking; when
+//! it passes the audit it is optimal. With a deadline, the best protected
+//! masking found is returned with its gap to the bound.
+
+use std::num::NonZeroU32;
+use std::time::Instant;
+
+use highs::{Col, HighsModelStatus, Model, RowProblem, Sense};
+
+use crate::audit::lp::LpError;
+use crate::audit::{check_table, FailureKind};
+use crate::table::{Status, Table};
+
+use super::instance::{Forced, Instance};
+
+/// Coefficients below this (relative to the right-hand side) are dropped.
+const COEF_TOL: f64 = 1e-9;
+/// Rounds of master solves at most.
+const MAX_ROUNDS: usize = 10_000;
+
+/// What the exact method found.
+#[derive(Debug, Clone, Copy)]
+pub struct Solution {
+    /// The master's best bound on the cost of secondary cells.
+    pub lower_bound: f64,
+    /// Whether the masking left on the table is proven optimal.
+    pub proven: bool,
+    /// Master solves (Benders rounds).
+    pub rounds: usize,
+    /// Cuts added from the attacker's duals.
+    pub cuts: usize,
+}
+
+/// Why the exact method stopped without a protected masking.
+#[derive(Debug)]
+pub enum Stop {
+    /// The deadline came first; the table holds the master's last masking
+    /// (maybe unprotected) and the bound so far.
+    Deadline(Solution),
+    Lp(LpError),
+}
+
+impl From<LpError> for Stop {
+    fn from(e: LpError) -> Stop {
+        Stop::Lp(e)
+    }
+}
+
+/// Runs the method; on success the table holds an optimal protected masking.
+pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Result<Solution, Stop> {
+    let n = table.cells.len();
+    let norm = inst.costs.iter().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    // Cells fixed masked: primaries and forced; they cost nothing here.
+    let fixed_masked: Vec<bool> = (0..n)
+        .map(|c| table.cells[c].status.is_masked())
+        .collect();
+    let mut pb = RowProblem::default();
+    let cols: Vec<Col> = (0..n)
+        .map(|c| {
+            if fixed_masked[c] {
+                pb.add_integer_column(0.0, 1.0..=1.0)
+            } else if inst.forced[c] == Forced::Published {
+                pb.add_integer_column(0.0, 0.0..=0.0)
+            } else {
+                pb.add_integer_column(inst.costs[c] / norm, 0.0..=1.0)
+            }
+        })
+        .collect();
+    for e in &inst.eqs {
+        let cells: Vec<u32> = e.terms().map(|(c, _)| c).collect();
+        // No masked cell alone in an equation.
+        for &i in &cells {
+            if inst.forced[i as usize] == Forced::Published {
+                continue;
+            }
+            let row = cells
+                .iter()
+                .map(|&j| (cols[j as usize], if j == i { -1.0 } else { 1.0 }));
+            pb.add_row(0.0.., row);
+        }
+        // The singleton problem: two single-contributor primaries need
+        // company (not in a single-child equation: both are one cell's value).
+        if cells.len() == 2 {
+            continue;
+        }
+        let singles: Vec<u32> = cells
+            .iter()
+            .copied()
+            .filter(|&c| is_singleton(table, c))
+            .collect();
+        for (a, &p) in singles.iter().enumerate() {
+            for &q in &singles[a + 1..] {
+                let others = cells.iter().filter(|&&j| j != p && j != q);
+                pb.add_row(1.0.., others.map(|&j| (cols[j as usize], 1.0)));
+            }
+        }
+    }
+    let mut model = pb.optimise(Sense::Minimise);
+    model.make_quiet();
+    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
+    model.set_option("mip_rel_gap", 0.0);
+    model.set_option("mip_abs_gap", 1e-9);
+    let mut sol = Solution {
+        lower_bound: 0.0,
+        proven: false,
+        rounds: 0,
+        cuts: 0,
+    };
+    while sol.rounds < MAX_ROUNDS {
+        sol.rounds += 1;
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
+            if left <= 0.0 {
+                return Err(Stop::Deadline(sol));
+            }
+            model.set_option("time_limit", left);
+        }
+        let solved = model
+            .try_solve()
+            .map_err(|e| LpError::Solver(format!("master MILP: {e:?}")))?;
+        let status = solved.status();
+        let has_solution = matches!(
+            solved.primal_solution_status(),
+            highs::HighsSolutionStatus::Feasible
+        );
+        match status {
+            HighsModelStatus::Optimal => {}
+            HighsModelStatus::ReachedTimeLimit if has_solution => {}
+            HighsModelStatus::ReachedTimeLimit => return Err(Stop::Deadline(sol)),
+            HighsModelStatus::Infeasible => {
+                return Err(Stop::Lp(LpError::Solver(
+                    "no masking meets the rules (cells forced published leave a secret exposed)"
+                        .into(),
+                )))
+            }
+            s => return Err(Stop::Lp(LpError::Solver(format!("master MILP ended with {s:?}")))),
+        }
+        let bound = if status == HighsModelStatus::Optimal {
+            solved.objective_value()
+        } else {
+            solved.double_info_value(c"mip_dual_bound").unwrap_or(0.0)
+        };
+        sol.lower_bound = sol.lower_bound.max(bound * norm);
+        let m: Vec<bool> = solved.get_solution().columns().iter().map(|&v| v > 0.5).collect();
+        for c in 0..n {
+            if !fixed_masked[c] {
+                table.cells[c].status = if m[c] {
+                    Status::Secondary
+                } else {
+                    Status::Published
+                };
+            }
+        }
+        if status != HighsModelStatus::Optimal {
+            return Err(Stop::Deadline(sol));
+        }
+        let audit = check_table(table)?;
+        if audit.passed() {
+            sol.proven = true;
+            return Ok(sol);
+        }
+        let mut model_next: Model = solved.into();
+        let mut added = 0;
+        for f in &audit.failures {
+            let cell = &table.cells[f.cell as usize];
+            let primary = cell.status == Status::Primary;
+            let mut wanted: Vec<(f64, f64)> = Vec::new(); // (direction, amount)
+            match f.kind {
+                FailureKind::UnderProtected => {
+                    wanted.push((1.0, cell.upper_protection.max(inst.min_width)));
+                    if cell.lower_protection > 0.0 {
+                        wanted.push((-1.0, cell.lower_protection.min(cell.value as f64)));
+                    }
+                }
+                FailureKind::ExactDisclosure => {
+                    wanted.push((1.0, cell.upper_protection.max(inst.min_width)))
+                }
+                FailureKind::PrimaryPublished => {}
+            }
+            for (s, r) in wanted {
+                if let Some(cut) = cut(table, inst, f.cell, s, r)? {
+                    let conditional = !primary && !fixed_masked[f.cell as usize];
+                    let mut terms: Vec<(Col, f64)> = Vec::new();
+                    for (j, coef) in cut {
+                        let mut k = coef.min(1.0);
+                        if conditional && j == f.cell {
+                            k -= 1.0;
+                        }
+                        if k.abs() > COEF_TOL {
+                            terms.push((cols[j as usize], k));
+                        }
+                    }
+                    if conditional {
+                        if !terms.iter().any(|&(c, _)| c == cols[f.cell as usize]) {
+                            terms.push((cols[f.cell as usize], -1.0));
+                        }
+                        model_next.add_row(0.0.., terms);
+                    } else {
+                        model_next.add_row(1.0.., terms);
+                    }
+                    added += 1;
+                }
+            }
+        }
+        sol.cuts += added;
+        if added == 0 {
+            // The audit fails where the duals see no violation (tolerances):
+            // the caller repairs this masking and reports it as not proven.
+            return Err(Stop::Deadline(sol));
+        }
+        model = model_next;
+    }
+    Err(Stop::Deadline(sol))
+}
+
+fn is_singleton(table: &Table, c: u32) -> bool {
+    let cell = &table.cells[c as usize];
+    cell.status == Status::Primary && cell.contributors == 1
+}
+
+/// The cut protecting cell `c` by `amount` in direction `s` (+1 up, -1
+/// down) from the dual of the attacker's LP on the current masking, as
+/// (cell, coefficient / amount) pairs (`inf` allowed); None when the
+/// masking already protects it.
+fn cut(
+    table: &Table,
+    inst: &Instance,
+    c: u32,
+    s: f64,
+    amount: f64,
+) -> Result<Option<Vec<(u32, f64)>>, LpError> {
+    let masked = |j: u32| table.cells[j as usize].status.is_masked();
+    let scale = table
+        .cells
+        .iter()
+        .map(|x| x.value as f64)
+        .fold(1.0, f64::max);
+    // Equations holding a masked cell carry the multipliers.
+    let rows: Vec<usize> = (0..inst.eqs.len())
+        .filter(|&e| inst.eqs[e].terms().any(|(j, _)| masked(j)))
+        .collect();
+    let mut lambda_of = vec![u32::MAX; inst.eqs.len()];
+    let mut pb = RowProblem::default();
+    // Column λ_e: cost sum over masked j of value_j * M_ej.
+    let mut lambda = Vec::with_capacity(rows.len());
+    for (i, &e) in rows.iter().enumerate() {
+        lambda_of[e] = i as u32;
+        let cost: f64 = inst.eqs[e]
+            .terms()
+            .filter(|&(j, _)| masked(j))
+            .map(|(j, coef)| coef * table.cells[j as usize].value as f64 / scale)
+            .sum();
+        lambda.push(pb.add_column(cost, f64::NEG_INFINITY..));
+    }
+    // Row per masked cell j: (Mᵀλ)_j >= s·[j = c].
+    for j in 0..table.cells.len() as u32 {
+        if !masked(j) {
+            continue;
+        }
+        let terms: Vec<_> = inst.eqs_of[j as usize]
+            .iter()
+            .filter(|&&e| lambda_of[e as usize] != u32::MAX)
+            .map(|&e| {
+                let coef = inst.eqs[e as usize]
+                    .terms()
+                    .find(|&(x, _)| x == j)
+                    .map_or(0.0, |(_, k)| k);
+                (lambda[lambda_of[e as usize] as usize], coef)
+            })
+            .collect();
+        let rhs = if j == c { s } else { 0.0 };
+        pb.add_row(rhs.., terms);
+    }
+    let mut model = pb.optimise(Sense::Minimise);
+    model.make_quiet();
+    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
+    let solved = model
+        .try_solve()
+        .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+    match solved.status() {
+        HighsModelStatus::Optimal => {}
+        // No multipliers: the attacker's move is unbounded, c is protected.
+        HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => {
+            return Ok(None)
+        }
+        st => return Err(LpError::Solver(format!("attacker dual LP ended with {st:?}"))),
+    }
+    let reach = (solved.objective_value() - s * table.cells[c as usize].value as f64 / scale) * scale;
+    if reach >= amount * (1.0 - 1e-9) {
+        return Ok(None);
+    }
+    let lam = solved.get_solution();
+    let lam = lam.columns();
+    let mut out = Vec::new();
+    for j in 0..table.cells.len() as u32 {
+        let mut g: f64 = inst.eqs_of[j as usize]
+            .iter()
+            .filter(|&&e| lambda_of[e as usize] != u32::MAX)
+            .map(|&e| {
+                let coef = inst.eqs[e as usize]
+                    .terms()
+                    .find(|&(x, _)| x == j)
+                    .map_or(0.0, |(_, k)| k);
+                coef * lam[lambda_of[e as usize] as usize]
+            })
+            .sum();
+        if j == c {
+            g -= s;
+        }
+        let coef = if g < -1e-9 {
+            f64::INFINITY
+        } else {
+            table.cells[j as usize].value as f64 * g.max(0.0) / amount
+        };
+        if coef > COEF_TOL {
+            out.push((j, coef));
+        }
+    }
+    Ok(Some(out))
+}
