@@ -123,7 +123,8 @@ pub fn intervals_for(
             }
             for &v in &targets {
                 let w = if sense == Sense::Maximise {
-                    1.0 / hi[v].max(1e-12)
+                    // Capped: a 1e12 weight on a zero bound stalls the simplex.
+                    1.0 / hi[v].max(1e-3)
                 } else {
                     1.0
                 };
@@ -310,9 +311,20 @@ fn propagate_bounds(sys: &System, scale: f64) -> (Vec<f64>, Vec<f64>) {
 
 fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model), LpError> {
     model.set_sense(sense);
-    let solved = model
+    let mut solved = model
         .try_solve()
         .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+    let retried = solved.status() == HighsModelStatus::Unknown;
+    if retried {
+        // The warm-started primal simplex sometimes gives up on degenerate
+        // (zero-valued) systems: solve again with HiGHS's defaults.
+        let mut retry = Model::from(solved);
+        retry.set_option("simplex_strategy", 1);
+        retry.set_option("presolve", "on");
+        solved = retry
+            .try_solve()
+            .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+    }
     let value = match solved.status() {
         HighsModelStatus::Optimal => {
             for (v, &x) in solved.get_solution().columns().iter().enumerate() {
@@ -324,9 +336,14 @@ fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model)
         HighsModelStatus::Unbounded if sense == Sense::Maximise => f64::INFINITY,
         HighsModelStatus::Infeasible => return Err(LpError::Infeasible),
         HighsModelStatus::UnboundedOrInfeasible if sense == Sense::Maximise => f64::INFINITY,
-        s => return Err(LpError::Solver(format!("{s:?}"))),
+        s => return Err(LpError::Solver(format!("attacker LP ended with {s:?}"))),
     };
-    Ok((value, Model::from(solved)))
+    let mut model = Model::from(solved);
+    if retried {
+        model.set_option("simplex_strategy", 4);
+        model.set_option("presolve", "off");
+    }
+    Ok((value, model))
 }
 
 #[cfg(test)]

@@ -65,6 +65,16 @@ pub enum SecondaryError {
     Lp(#[from] LpError),
 }
 
+/// Solves a minimisation LP quietly on one thread (the caller reads the status).
+fn solve_lp(pb: highs::RowProblem) -> Result<highs::SolvedModel, LpError> {
+    let mut model = pb.optimise(highs::Sense::Minimise);
+    model.make_quiet();
+    model.set_threads(std::num::NonZeroU32::new(1).expect("1 > 0"));
+    model
+        .try_solve()
+        .map_err(|e| LpError::Solver(format!("{e:?}")))
+}
+
 /// Chooses and runs the method on one table whose primary cells are marked.
 pub fn protect_table(
     table: &mut Table,
@@ -92,11 +102,13 @@ pub fn protect_table(
         .count();
     out.cost = cost_of(table, &inst);
     if let Some(lb) = out.lower_bound {
-        out.gap = Some(if out.cost > 0.0 {
-            ((out.cost - lb) / out.cost).max(0.0)
+        let gap = if out.cost > 0.0 {
+            (out.cost - lb) / out.cost
         } else {
             0.0
-        });
+        };
+        // Below the solver's precision the gap is zero.
+        out.gap = Some(if gap < 1e-9 { 0.0 } else { gap });
     }
     out.millis = start.elapsed().as_millis() as u64;
     Ok(out)

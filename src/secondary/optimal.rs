@@ -17,7 +17,9 @@
 //!    `g_j >= 0` and `+inf` otherwise (weak duality; an unbounded upward
 //!    move costs nothing to the attacker). So a masking protecting `c` by
 //!    `r` must meet `sum_j min(r, coef_j) m_j >= r` — the cut added to the
-//!    master (for a secondary cell, only when it is masked).
+//!    master. A cell disclosed exactly needs a width of
+//!    [`Instance::min_width`] up *or* down, and only when masked: both
+//!    cuts, conditional on `m_c`, with a binary choosing the direction.
 //!
 //! The master's optimum is a lower bound of every protected masking; when
 //! it passes the audit it is optimal. With a deadline, the best protected
@@ -121,6 +123,8 @@ pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Res
     model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
     model.set_option("mip_rel_gap", 0.0);
     model.set_option("mip_abs_gap", 1e-9);
+    // The binary choosing the direction of each width cut's cell.
+    let mut choice: std::collections::HashMap<u32, Col> = Default::default();
     let mut sol = Solution {
         lower_bound: 0.0,
         proven: false,
@@ -183,44 +187,51 @@ pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Res
         let mut model_next: Model = solved.into();
         let mut added = 0;
         for f in &audit.failures {
-            let cell = &table.cells[f.cell as usize];
-            let primary = cell.status == Status::Primary;
-            let mut wanted: Vec<(f64, f64)> = Vec::new(); // (direction, amount)
+            let c = f.cell;
+            let cell = &table.cells[c as usize];
+            let t = cell.value as f64;
             match f.kind {
                 FailureKind::UnderProtected => {
-                    wanted.push((1.0, cell.upper_protection.max(inst.min_width)));
-                    if cell.lower_protection > 0.0 {
-                        wanted.push((-1.0, cell.lower_protection.min(cell.value as f64)));
+                    let up = cell.upper_protection.max(inst.min_width);
+                    let down = cell.lower_protection.min(t);
+                    for (s, r) in [(1.0, up), (-1.0, down)] {
+                        if r <= 0.0 {
+                            continue;
+                        }
+                        if let Some(k) = cut(table, inst, c, s, r)? {
+                            model_next.add_row(1.0.., row(&k, &cols, None));
+                            added += 1;
+                        }
                     }
                 }
+                // Width: upwards or downwards, whichever the master prefers
+                // (a binary z chooses; one per cell, shared by its cuts).
                 FailureKind::ExactDisclosure => {
-                    wanted.push((1.0, cell.upper_protection.max(inst.min_width)))
+                    let w = inst.min_width;
+                    let up = cut(table, inst, c, 1.0, w)?;
+                    let down = if t >= w { Some(cut(table, inst, c, -1.0, w)?) } else { None };
+                    match (up, down) {
+                        (Some(u), None) => {
+                            model_next.add_row(0.0.., row(&u, &cols, Some(c)));
+                            added += 1;
+                        }
+                        (Some(u), Some(Some(d))) => {
+                            let z = *choice.entry(c).or_insert_with(|| {
+                                model_next.add_integer_column(0.0, 0.0..=1.0, Vec::new())
+                            });
+                            let mut ru = row(&u, &cols, Some(c));
+                            ru.push((z, -1.0));
+                            model_next.add_row(-1.0.., ru);
+                            let mut rd = row(&d, &cols, Some(c));
+                            rd.push((z, 1.0));
+                            model_next.add_row(0.0.., rd);
+                            added += 2;
+                        }
+                        // The duals see a move the audit's tolerance did not: no cut.
+                        _ => {}
+                    }
                 }
                 FailureKind::PrimaryPublished => {}
-            }
-            for (s, r) in wanted {
-                if let Some(cut) = cut(table, inst, f.cell, s, r)? {
-                    let conditional = !primary && !fixed_masked[f.cell as usize];
-                    let mut terms: Vec<(Col, f64)> = Vec::new();
-                    for (j, coef) in cut {
-                        let mut k = coef.min(1.0);
-                        if conditional && j == f.cell {
-                            k -= 1.0;
-                        }
-                        if k.abs() > COEF_TOL {
-                            terms.push((cols[j as usize], k));
-                        }
-                    }
-                    if conditional {
-                        if !terms.iter().any(|&(c, _)| c == cols[f.cell as usize]) {
-                            terms.push((cols[f.cell as usize], -1.0));
-                        }
-                        model_next.add_row(0.0.., terms);
-                    } else {
-                        model_next.add_row(1.0.., terms);
-                    }
-                    added += 1;
-                }
             }
         }
         sol.cuts += added;
@@ -232,6 +243,23 @@ pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Res
         model = model_next;
     }
     Err(Stop::Deadline(sol))
+}
+
+/// A cut's row terms, coefficients capped at 1 (the right-hand side); for
+/// a conditional cut on cell `i` (`... >= m_i`), `m_i` moved to the left.
+fn row(cut: &[(u32, f64)], cols: &[Col], i: Option<u32>) -> Vec<(Col, f64)> {
+    let mut terms: Vec<(Col, f64)> = cut
+        .iter()
+        .map(|&(j, k)| (j, k.min(1.0) - if Some(j) == i { 1.0 } else { 0.0 }))
+        .filter(|&(_, k)| k.abs() > COEF_TOL)
+        .map(|(j, k)| (cols[j as usize], k))
+        .collect();
+    if let Some(i) = i {
+        if !cut.iter().any(|&(j, _)| j == i) {
+            terms.push((cols[i as usize], -1.0));
+        }
+    }
+    terms
 }
 
 fn is_singleton(table: &Table, c: u32) -> bool {
@@ -278,26 +306,13 @@ fn cut(
         if !masked(j) {
             continue;
         }
-        let terms: Vec<_> = inst.eqs_of[j as usize]
-            .iter()
-            .filter(|&&e| lambda_of[e as usize] != u32::MAX)
-            .map(|&e| {
-                let coef = inst.eqs[e as usize]
-                    .terms()
-                    .find(|&(x, _)| x == j)
-                    .map_or(0.0, |(_, k)| k);
-                (lambda[lambda_of[e as usize] as usize], coef)
-            })
+        let terms: Vec<_> = multipliers_of(inst, &lambda_of, j)
+            .map(|(i, coef)| (lambda[i], coef))
             .collect();
         let rhs = if j == c { s } else { 0.0 };
         pb.add_row(rhs.., terms);
     }
-    let mut model = pb.optimise(Sense::Minimise);
-    model.make_quiet();
-    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
-    let solved = model
-        .try_solve()
-        .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+    let solved = super::solve_lp(pb)?;
     match solved.status() {
         HighsModelStatus::Optimal => {}
         // No multipliers: the attacker's move is unbounded, c is protected.
@@ -314,16 +329,8 @@ fn cut(
     let lam = lam.columns();
     let mut out = Vec::new();
     for j in 0..table.cells.len() as u32 {
-        let mut g: f64 = inst.eqs_of[j as usize]
-            .iter()
-            .filter(|&&e| lambda_of[e as usize] != u32::MAX)
-            .map(|&e| {
-                let coef = inst.eqs[e as usize]
-                    .terms()
-                    .find(|&(x, _)| x == j)
-                    .map_or(0.0, |(_, k)| k);
-                coef * lam[lambda_of[e as usize] as usize]
-            })
+        let mut g: f64 = multipliers_of(inst, &lambda_of, j)
+            .map(|(i, coef)| coef * lam[i])
             .sum();
         if j == c {
             g -= s;
@@ -338,4 +345,23 @@ fn cut(
         }
     }
     Ok(Some(out))
+}
+
+/// The multipliers of the equations holding cell `j`, as (column index,
+/// coefficient of `j` in the equation).
+fn multipliers_of<'a>(
+    inst: &'a Instance,
+    lambda_of: &'a [u32],
+    j: u32,
+) -> impl Iterator<Item = (usize, f64)> + 'a {
+    inst.eqs_of[j as usize]
+        .iter()
+        .filter(|&&e| lambda_of[e as usize] != u32::MAX)
+        .map(move |&e| {
+            let coef = inst.eqs[e as usize]
+                .terms()
+                .find(|&(x, _)| x == j)
+                .map_or(0.0, |(_, k)| k);
+            (lambda_of[e as usize] as usize, coef)
+        })
 }

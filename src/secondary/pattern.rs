@@ -21,9 +21,7 @@
 //! outside are held fixed, so a pattern found there is a pattern of the
 //! whole table. Tables too are independent and solved in parallel.
 
-use std::num::NonZeroU32;
-
-use highs::{HighsModelStatus, RowProblem, Sense};
+use highs::{HighsModelStatus, RowProblem};
 
 use crate::audit::lp::LpError;
 use crate::audit::{Failure, FailureKind};
@@ -217,12 +215,7 @@ fn solve_pattern(
             .collect();
         pb.add_row(0.0..=0.0, terms);
     }
-    let mut model = pb.optimise(Sense::Minimise);
-    model.make_quiet();
-    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
-    let solved = model
-        .try_solve()
-        .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+    let solved = super::solve_lp(pb)?;
     let result = match solved.status() {
         HighsModelStatus::Optimal => {
             let x = solved.get_solution();

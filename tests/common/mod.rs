@@ -66,3 +66,4 @@ pub fn protect_cmd(rules: &Path, input: &Path, out: &Path) -> Command {
         .arg(out);
     cmd
 }
+pub mod tables;
