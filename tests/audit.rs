@@ -2,15 +2,13 @@
 //! random tables against an independent formulation (a dense LP over all
 //! cells built with good_lp).
 
-use std::sync::Arc;
 
 use cellmask::audit::{audit_table, FailureKind};
-use cellmask::hierarchy::Hierarchy;
 use cellmask::table::{RuleSet, Status, Table};
 use rand::{Rng, SeedableRng};
 
 mod common;
-use common::tables::{index, random_tree, table, tree};
+use common::tables::{index, random_table, table, tree};
 
 fn mask(t: &mut Table, cells: &[&[&str]]) {
     for c in cells {
@@ -236,36 +234,14 @@ fn random_tables_match_a_dense_formulation() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
     let mut checked = 0;
     for round in 0..30 {
-        let dims: Vec<Arc<Hierarchy>> = (0..rng.gen_range(2..=3))
-            .map(|k| random_tree(&mut rng, &format!("d{k}")))
-            .collect();
-        let leaf_lists: Vec<Vec<String>> = dims
-            .iter()
-            .map(|h| {
-                (0..h.len() as u32)
-                    .filter(|&n| h.is_leaf(n))
-                    .map(|n| h.code(n).to_string())
-                    .collect()
-            })
-            .collect();
-        let mut leaves: Vec<(Vec<&str>, i64)> = Vec::new();
-        for _ in 0..rng.gen_range(3..12) {
-            let codes: Vec<&str> = leaf_lists
-                .iter()
-                .map(|l| l[rng.gen_range(0..l.len())].as_str())
-                .collect();
-            // Zero values too: cells exist with value 0.
-            leaves.push((
-                codes,
-                if rng.gen_bool(0.1) {
-                    0
-                } else {
-                    rng.gen_range(1..1000)
-                },
-            ));
-        }
-        let refs: Vec<(&[&str], i64)> = leaves.iter().map(|(c, v)| (c.as_slice(), *v)).collect();
-        let mut t = table(&dims, &refs);
+        // Zero values too: cells exist with value 0.
+        let mut t = random_table(&mut rng, 3..12, |rng| {
+            if rng.gen_bool(0.1) {
+                0
+            } else {
+                rng.gen_range(1..1000)
+            }
+        });
         for c in &mut t.cells {
             if rng.gen_bool(0.4) {
                 c.status = Status::Secondary;

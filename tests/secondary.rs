@@ -3,11 +3,9 @@
 //! hierarchical tables where every method's masking passes the audit and
 //! `optimal` never costs more than `fast`.
 
-use std::sync::Arc;
 
 use cellmask::audit::audit_table;
 use cellmask::audit::equations::equations;
-use cellmask::hierarchy::Hierarchy;
 use cellmask::rules::{Cost, Method, SecondaryRules};
 use cellmask::secondary::{cost, protect_table, Outcome};
 use cellmask::table::{RuleSet, Status, Table};
@@ -15,7 +13,7 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
 mod common;
-use common::tables::{index, random_tree, table, tree};
+use common::tables::{index, random_table, table, tree};
 
 fn rules(cost: Cost) -> SecondaryRules {
     SecondaryRules {
@@ -40,33 +38,13 @@ fn make_primary(t: &mut Table, i: usize, level: f64) {
 /// are never narrower than the exact method's minimum width.
 fn random_case(seed: u64, zeros: f64) -> Table {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let dims: Vec<Arc<Hierarchy>> = (0..rng.gen_range(2..=3))
-        .map(|k| random_tree(&mut rng, &format!("d{k}")))
-        .collect();
-    let leaf_lists: Vec<Vec<String>> = dims
-        .iter()
-        .map(|h| {
-            (0..h.len() as u32)
-                .filter(|&n| h.is_leaf(n))
-                .map(|n| h.code(n).to_string())
-                .collect()
-        })
-        .collect();
-    let mut leaves: Vec<(Vec<&str>, i64)> = Vec::new();
-    for _ in 0..rng.gen_range(3..9) {
-        let codes = leaf_lists
-            .iter()
-            .map(|l| l[rng.gen_range(0..l.len())].as_str())
-            .collect();
-        let v = if rng.gen_bool(zeros) {
+    let mut t = random_table(&mut rng, 3..9, |rng| {
+        if rng.gen_bool(zeros) {
             0
         } else {
             10 * rng.gen_range(1..100)
-        };
-        leaves.push((codes, v));
-    }
-    let refs: Vec<(&[&str], i64)> = leaves.iter().map(|(c, v)| (c.as_slice(), *v)).collect();
-    let mut t = table(&dims, &refs);
+        }
+    });
     let n = t.cells.len();
     for _ in 0..rng.gen_range(1..=2) {
         let i = rng.gen_range(0..n);

@@ -64,3 +64,35 @@ pub fn random_tree(rng: &mut impl Rng, name: &str) -> Arc<Hierarchy> {
     tree(&text)
 }
 
+
+/// A random table of 2 or 3 random dimensions, with `leaves` detailed
+/// records (one contributor each) valued by `value`.
+pub fn random_table<R: Rng>(
+    rng: &mut R,
+    leaves: std::ops::Range<usize>,
+    mut value: impl FnMut(&mut R) -> i64,
+) -> Table {
+    let dims: Vec<Arc<Hierarchy>> = (0..rng.gen_range(2..=3))
+        .map(|k| random_tree(rng, &format!("d{k}")))
+        .collect();
+    let leaf_lists: Vec<Vec<String>> = dims
+        .iter()
+        .map(|h| {
+            (0..h.len() as u32)
+                .filter(|&n| h.is_leaf(n))
+                .map(|n| h.code(n).to_string())
+                .collect()
+        })
+        .collect();
+    let mut records: Vec<(Vec<&str>, i64)> = Vec::new();
+    for _ in 0..rng.gen_range(leaves) {
+        let codes = leaf_lists
+            .iter()
+            .map(|l| l[rng.gen_range(0..l.len())].as_str())
+            .collect();
+        let v = value(rng);
+        records.push((codes, v));
+    }
+    let refs: Vec<(&[&str], i64)> = records.iter().map(|(c, v)| (c.as_slice(), *v)).collect();
+    table(&dims, &refs)
+}
