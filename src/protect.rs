@@ -95,6 +95,7 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     let mut table_reports: Vec<TableReport> =
         table_reports(&tables, &audits, &data.split_names, rules.input.decimals);
     for (r, o) in table_reports.iter_mut().zip(outcomes) {
+        r.timings_ms.insert("secondary", o.millis);
         r.secondary = Some(o);
     }
     let (verdict, message) = verdict_message(

@@ -1,6 +1,6 @@
 //! `report.json`: counts per status, masked value and share, per table and
 //! in all, time per stage and the verdict. Everything in it is
-//! deterministic except the `timings_ms` object.
+//! deterministic except the `timings_ms` objects (run and per table).
 
 use std::collections::BTreeMap;
 
@@ -61,6 +61,9 @@ pub struct TableReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secondary: Option<crate::secondary::Outcome>,
     pub audit: AuditReport,
+    /// Wall-clock time of this table's stages, ms (solver time; varies).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub timings_ms: BTreeMap<&'static str, u64>,
 }
 
 /// What the audit of a table did and found.
@@ -119,6 +122,7 @@ pub fn table_reports(
             counts: Counts::of([t], decimals),
             secondary: None,
             audit: AuditReport::of(a),
+            timings_ms: BTreeMap::new(),
         })
         .collect()
 }

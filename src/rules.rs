@@ -164,6 +164,8 @@ struct SecondaryFile {
     publish: Vec<Selector>,
     #[serde(default)]
     mask: Vec<Selector>,
+    /// A CSV of cells to force: dimension columns and `status`.
+    force_file: Option<String>,
 }
 
 /// Cells chosen by their codes: dimension name -> code, or `*` for every
@@ -424,6 +426,18 @@ impl Rules {
                 }
             }
         }
+        let (mut publish, mut mask) = (f.secondary.publish, f.secondary.mask);
+        if let Some(rel) = &f.secondary.force_file {
+            let (p, text) = open(rel)?;
+            let names: Vec<&str> = dimensions.iter().map(|d| d.name.as_str()).collect();
+            for (sel, status) in force_file(&p, &text, &names)? {
+                if status == "published" {
+                    publish.push(sel);
+                } else {
+                    mask.push(sel);
+                }
+            }
+        }
         if let Some(t) = f.secondary.time_limit {
             if !(t > 0.0) {
                 return Err(bad("secondary.time_limit must be positive".into()));
@@ -465,8 +479,8 @@ impl Rules {
                 method: f.secondary.method,
                 cost: f.secondary.cost,
                 time_limit: f.secondary.time_limit,
-                publish: f.secondary.publish,
-                mask: f.secondary.mask,
+                publish,
+                mask,
             },
         })
     }
@@ -480,6 +494,55 @@ impl Rules {
     ) -> Result<Rules> {
         Self::parse(path, text, open)
     }
+}
+
+/// Reads a force file: a header naming dimensions (any subset) and
+/// `status`, then one selector per row with `published` or `masked`.
+fn force_file(path: &Path, text: &str, dims: &[&str]) -> Result<Vec<(Selector, String)>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = rdr
+        .headers()
+        .map_err(|e| Error::at(path, Some(1), e.to_string()))?
+        .clone();
+    let status_col = header
+        .iter()
+        .position(|h| h == "status")
+        .ok_or_else(|| Error::at(path, Some(1), "no 'status' column"))?;
+    if let Some(h) = header
+        .iter()
+        .enumerate()
+        .find(|&(i, h)| i != status_col && !dims.contains(&h))
+    {
+        return Err(Error::at(
+            path,
+            Some(1),
+            format!("'{}' is not a dimension name", h.1),
+        ));
+    }
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| Error::at(path, None, e.to_string()))?;
+        let line = rec.position().map(|p| p.line());
+        let status = rec.get(status_col).unwrap_or("").to_string();
+        if status != "published" && status != "masked" {
+            return Err(Error::at(
+                path,
+                line,
+                format!("status must be 'published' or 'masked', not '{status}'"),
+            ));
+        }
+        let sel: Selector = header
+            .iter()
+            .zip(rec.iter())
+            .enumerate()
+            .filter(|&(i, (_, v))| i != status_col && !v.is_empty())
+            .map(|(_, (h, v))| (h.to_string(), v.to_string()))
+            .collect();
+        out.push((sel, status));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -316,3 +316,87 @@ fn hrc_hierarchy_file() {
         "region,value,status\nTotal,7,published\nNorth,3,published\nN1,1,published\nN2,2,published\nSouth,4,published\nS1,4,published\n"
     );
 }
+
+/// Rules forcing the grand total and `01 x WORLD` published and, through a
+/// force file, `0101 x IT` masked: the masking respects both and passes.
+#[test]
+fn forced_cells_are_respected() {
+    let dir = tempfile::tempdir().unwrap();
+    protect_cmd(&data("forced.toml"), &data("secret.csv"), dir.path())
+        .assert()
+        .success();
+    let cells = read_csv(&dir.path().join("cells.csv"));
+    let status = |flow: &str, p: &str, c: &str| {
+        cells
+            .iter()
+            .find(|r| r["flow"] == flow && r["product"] == p && r["country"] == c)
+            .map(|r| r["status"].clone())
+            .unwrap()
+    };
+    for flow in ["I", "E"] {
+        assert_eq!(status(flow, "TOTAL", "WORLD"), "published");
+        assert_eq!(status(flow, "01", "WORLD"), "published");
+    }
+    assert_eq!(status("I", "0101", "IT"), "secondary");
+    let report = report_without_timings(dir.path());
+    assert_eq!(report["verdict"], "protected");
+}
+
+/// Forcing a primary secret to be published contradicts the rules: exit 2,
+/// the cell named, nothing written.
+#[test]
+fn forcing_a_secret_published_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.toml");
+    let text = std::fs::read_to_string(data("tiny.toml"))
+        .unwrap()
+        .replace("file = \"countries.csv\"", &format!("file = {:?}", data("countries.csv")));
+    std::fs::write(
+        &rules,
+        format!("{text}\n[secondary]\npublish = [{{ product = \"0101\", country = \"DE\" }}]\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(&rules, &data("secret.csv"), &out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("0101 x DE").and(predicate::str::contains("force it to be published")));
+    assert!(!out.exists());
+}
+
+/// `--method` chooses the method; the report says which ran, its cost and,
+/// for the exact method, the gap (0: proven optimal).
+#[test]
+fn method_and_gap_are_reported() {
+    for (method, gap) in [("fast", None), ("optimal", Some(0.0)), ("auto", Some(0.0))] {
+        let dir = tempfile::tempdir().unwrap();
+        protect_cmd(&data("tiny.toml"), &data("secret.csv"), dir.path())
+            .args(["--method", method, "--time-limit", "30"])
+            .assert()
+            .success();
+        let report = report_without_timings(dir.path());
+        let s = &report["tables"][1]["secondary"];
+        let expected = if method == "fast" { "fast" } else { "optimal" };
+        assert_eq!(s["method"], expected, "{method}");
+        assert_eq!(s["gap"].as_f64(), gap, "{method}");
+        assert!(s["cost"].as_f64().unwrap() > 0.0);
+        assert!(s["secondary"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn bad_force_file_status_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.toml");
+    let text = std::fs::read_to_string(data("tiny.toml"))
+        .unwrap()
+        .replace("file = \"countries.csv\"", &format!("file = {:?}", data("countries.csv")));
+    std::fs::write(&rules, format!("{text}\n[secondary]\nforce_file = \"f.csv\"\n")).unwrap();
+    std::fs::write(dir.path().join("f.csv"), "product,status\n0101,published\n01,hidden\n").unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(&rules, &data("secret.csv"), &out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("f.csv:3").and(predicate::str::contains("hidden")));
+    assert!(!out.exists());
+}
