@@ -1,6 +1,9 @@
-//! Peer datasets: cellmask's primary rules against rtauargus' own flags.
+//! Peer datasets: cellmask's primary rules against rtauargus' own flags,
+//! and `protect` end to end on GaussSuppression's and sdcTable's data.
 
 mod common;
+
+use common::*;
 
 use cellmask::primary::assess;
 use cellmask::rules::{DominanceRule, PrimaryRules, ProtectionRules};
@@ -48,4 +51,68 @@ fn rtauargus_datatest1_primary_flags() {
         checked += 1;
     }
     assert!(checked > 680, "{checked}");
+}
+
+/// Protects a peer dataset with both methods: exit 0, a release file, the
+/// audit passed; returns (primary, secondary, cost) per method.
+fn protect_both(rules: &str, input: &std::path::Path) -> Vec<(u64, u64, f64)> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
+    ["optimal", "fast"]
+        .iter()
+        .map(|method| {
+            let out = dir.path().join(method);
+            protect_cmd(&dir.path().join("rules.toml"), input, &out)
+                .args(["--method", method])
+                .assert()
+                .success();
+            assert!(out.join("published.csv").exists());
+            let report = report_without_timings(&out);
+            assert_eq!(report["verdict"], "protected");
+            let t = &report["tables"][0];
+            assert_eq!(t["secondary"]["method"], *method);
+            (
+                t["primary"].as_u64().unwrap(),
+                t["secondary"]["secondary"].as_u64().unwrap(),
+                t["secondary"]["cost"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// GaussSuppression's magnitude1, sector4 x geo with (1, 85) and at least
+/// 3 contributors: cellmask finds its 9 primary cells and masks no more
+/// value than GaussSuppression's own 3 secondary cells do.
+#[test]
+fn gausssuppression_magnitude1_end_to_end() {
+    let rules = "[input]\ncontributor='company'\nvalue='value'\ndecimals=1\n[[dimension]]\nname='sector4'\nflat=true\nroot='Total'\n[[dimension]]\nname='geo'\nflat=true\nroot='Total'\n";
+    let results = protect_both(rules, &data("peers/gauss_magnitude1.csv"));
+    let peer = read_csv(&data("peers/gauss_magnitude1_sector4xgeo_n1k85_minContr3.csv"));
+    let peer_cost: f64 = peer
+        .iter()
+        .filter(|r| r["suppressed"] == "TRUE" && r["primary"] == "FALSE")
+        .map(|r| r["value"].parse::<f64>().unwrap())
+        .sum();
+    let (primary, _, optimal) = results[0];
+    assert_eq!(primary, 9);
+    // Costs are in units of 0.1 (decimals = 1).
+    assert!(optimal / 10.0 <= peer_cost + 1e-6, "cellmask {} vs GaussSuppression {peer_cost}", optimal / 10.0);
+    assert!(results[1].2 >= optimal - 1e-6);
+}
+
+/// sdcTable's vignette microdata: three dimensions (V1 with a B group),
+/// 1,000 contributors, cells of fewer than 12 secret (about a third of
+/// the detailed cells); both methods protect it.
+#[test]
+fn sdctable_vignette_three_dimensions_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.csv");
+    std::fs::write(&v1, "code,parent\nTot,\nA,Tot\nB,Tot\nBa,B\nBb,B\nBc,B\nC,Tot\nD,Tot\n").unwrap();
+    let rules = format!(
+        "[input]\ncontributor='id'\nvalue='numVal1'\n[[dimension]]\nname='V1'\nfile={v1:?}\n[[dimension]]\nname='V2'\nflat=true\nroot='Tot'\n[[dimension]]\nname='V3'\nflat=true\nroot='Tot'\n[primary]\nmin_contributors=12\n"
+    );
+    let results = protect_both(&rules, &data("peers/sdctable_vignette_microdat.csv"));
+    eprintln!("sdcTable vignette (primary, secondary, cost): {results:?}");
+    assert!(results[0].0 > 10, "some primary cells");
+    assert!(results[0].2 <= results[1].2 + 1e-6, "optimal {:?} vs fast {:?}", results[0], results[1]);
 }
