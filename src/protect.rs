@@ -234,8 +234,19 @@ pub fn summary(run: &Run) -> String {
         .map(|(r, n)| format!("{r} {n}"))
         .collect();
     let ms: u64 = run.report.timings_ms.values().sum();
+    let mut methods: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &run.report.tables {
+        if let Some(o) = &t.secondary {
+            *methods.entry(o.method).or_default() += 1;
+        }
+    }
+    let methods: Vec<String> = methods
+        .iter()
+        .map(|(m, n)| format!("{m} on {n} table(s)"))
+        .collect();
     format!(
-        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {primary} primary secrets ({by_rule}), {secondary} secondary, masked value share {share:.2}%, {secs:.2}s\n{msg}",
+        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {primary} primary secrets ({by_rule}), {secondary} secondary ({methods}), masked value share {share:.2}%, {secs:.2}s\n{msg}",
+        methods = methods.join(", "),
         rules_name = run.report.rules,
         rows = run.report.rows,
         tables = c.tables,
