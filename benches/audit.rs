@@ -13,6 +13,9 @@
 //! `CELLMASK_BENCH_SPARSE` (default `0.01,0.1,1`). Figures in
 //! benches/README.md.
 
+mod common;
+use common::scales;
+
 use std::time::Instant;
 
 use cellmask::generate::national_file;
@@ -53,13 +56,6 @@ fn run(label: &str, scale: f64, mut tables: Vec<Table>) {
     );
 }
 
-fn scales(var: &str, default: &str) -> Vec<f64> {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect()
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the command line.

@@ -11,6 +11,9 @@
 //! Peak memory: run the same files through the CLI under `/usr/bin/time`
 //! (benches/README.md). Figures in benches/README.md.
 
+mod common;
+use common::scales;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -77,13 +80,6 @@ fn print(label: &str, method: Method, f: &Figures) {
     );
 }
 
-fn scales(var: &str, default: &str) -> Vec<f64> {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect()
-}
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();

@@ -15,9 +15,10 @@
 //! moved by its level, cost `cost_j` per unit of move through a published
 //! cell and almost nothing through masked ones. The support is masked.
 //!
-//! Decomposition: the LP of a primary only spans its neighbourhood — in
-//! every dimension, the subtree of the node's parent down to the node's
-//! depth (level 1), then of its grandparent (level 2), and so on; cells
+//! Decomposition: the LP of a cell only spans its neighbourhood — in
+//! every dimension, the subtree of the node's parent down to the depth of
+//! the node's own detail, then grown one dimension at a time (the one
+//! keeping it smallest) up to the roots, then the whole table; cells
 //! outside are held fixed, so a pattern found there is a pattern of the
 //! whole table. Tables too are independent and solved in parallel.
 
@@ -80,9 +81,9 @@ pub fn mask_patterns(
             wanted.push((Direction::Down, down));
         }
         for (dir, amount) in wanted {
-            let mut level = 1;
+            let mut around = Neighbourhood::new(table, p);
             loop {
-                let (cells, whole) = neighbourhood(table, p, level);
+                let cells = around.cells(table);
                 solves += 1;
                 match solve_pattern(table, inst, &cells, &mut slot, p, dir, amount)? {
                     Some(support) => {
@@ -95,8 +96,8 @@ pub fn mask_patterns(
                         break;
                     }
                     // No pattern even in the whole table: repair and the audit decide.
-                    None if whole => break,
-                    None => level += 1,
+                    None if !around.grow(table) => break,
+                    None => {}
                 }
             }
         }
@@ -104,53 +105,132 @@ pub fn mask_patterns(
     Ok((masked, solves))
 }
 
-/// The cells of a primary's neighbourhood at a level (positions, sorted),
-/// and whether it is the whole table.
-fn neighbourhood(table: &Table, p: u32, level: usize) -> (Vec<u32>, bool) {
-    let coords = table.coords(table.cells[p as usize].key);
-    let ndims = table.dims.len();
-    let mut all_at_root = true;
-    let mut per_dim: Vec<Vec<NodeId>> = Vec::with_capacity(ndims);
-    for (k, h) in table.dims.iter().enumerate() {
-        let node = coords[k];
-        let up = h.ancestors(node);
-        // Past the root on every dimension: the whole table.
-        if level < up.len() {
-            all_at_root = false;
+/// A failing cell's neighbourhood: per dimension, the subtree of one of
+/// the node's ancestors, down to the depth of the node's own detail; grown
+/// one dimension at a time, the one that keeps it smallest, until every
+/// dimension is at its root, and then the whole table.
+struct Neighbourhood {
+    /// Per dimension: the node's ancestors, nearest first (the node itself at 0).
+    ancestors: Vec<Vec<NodeId>>,
+    /// Per dimension: the nodes of the current subtree.
+    nodes: Vec<Vec<NodeId>>,
+    /// Per dimension: how far up the current subtree's top is.
+    level: Vec<usize>,
+    /// Per dimension: the depth of the node's deepest descendant (moving an
+    /// aggregate moves some of its detail, so that detail must be in).
+    max_depth: Vec<u16>,
+    whole: bool,
+}
+
+impl Neighbourhood {
+    fn new(table: &Table, p: u32) -> Neighbourhood {
+        let coords = table.coords(table.cells[p as usize].key);
+        let ancestors: Vec<Vec<NodeId>> = table
+            .dims
+            .iter()
+            .enumerate()
+            .map(|(k, h)| h.ancestors(coords[k]))
+            .collect();
+        let max_depth = table
+            .dims
+            .iter()
+            .enumerate()
+            .map(|(k, h)| {
+                let mut deepest = h.depth(coords[k]);
+                let mut stack = vec![coords[k]];
+                while let Some(n) = stack.pop() {
+                    deepest = deepest.max(h.depth(n));
+                    stack.extend_from_slice(h.children(n));
+                }
+                deepest
+            })
+            .collect();
+        let mut n = Neighbourhood {
+            nodes: vec![Vec::new(); ancestors.len()],
+            level: vec![1; ancestors.len()],
+            ancestors,
+            max_depth,
+            whole: false,
+        };
+        for k in 0..n.level.len() {
+            n.nodes[k] = n.subtree(table, k, 1);
         }
+        n
+    }
+
+    /// Nodes of dimension `k` under the ancestor `level` steps up, down to
+    /// the depth of the node's detail.
+    fn subtree(&self, table: &Table, k: usize, level: usize) -> Vec<NodeId> {
+        let h = &table.dims[k];
+        let up = &self.ancestors[k];
         let top = up[level.min(up.len() - 1)];
-        let max_depth = h.depth(node);
+        let max_depth = self.max_depth[k];
         let mut nodes = Vec::new();
         let mut stack = vec![top];
         while let Some(n) = stack.pop() {
             nodes.push(n);
             stack.extend(h.children(n).iter().filter(|&&c| h.depth(c) <= max_depth));
         }
-        per_dim.push(nodes);
+        nodes
     }
-    if all_at_root {
-        return ((0..table.cells.len() as u32).collect(), true);
-    }
-    let mut out = Vec::new();
-    let mut idx = vec![0usize; ndims];
-    'product: loop {
-        let key: u64 = (0..ndims)
-            .map(|k| per_dim[k][idx[k]] as u64 * table.stride(k))
-            .sum();
-        if let Some(c) = table.find(key) {
-            out.push(c as u32);
+
+    /// Grows by one step; false when it already is the whole table.
+    fn grow(&mut self, table: &Table) -> bool {
+        if self.whole {
+            return false;
         }
-        for k in (0..ndims).rev() {
-            idx[k] += 1;
-            if idx[k] < per_dim[k].len() {
-                continue 'product;
+        // Candidates: dimensions not yet at their root; the smallest product wins.
+        let size = |nodes: &[Vec<NodeId>]| nodes.iter().map(|n| n.len() as f64).product::<f64>();
+        let mut best: Option<(f64, usize, Vec<NodeId>)> = None;
+        for k in 0..self.level.len() {
+            if self.level[k] >= self.ancestors[k].len() - 1 {
+                continue;
             }
-            idx[k] = 0;
+            let grown = self.subtree(table, k, self.level[k] + 1);
+            let mut nodes = self.nodes.clone();
+            nodes[k] = grown.clone();
+            let s = size(&nodes);
+            if best.as_ref().map_or(true, |b| s < b.0) {
+                best = Some((s, k, grown));
+            }
         }
-        break;
+        match best {
+            Some((_, k, grown)) => {
+                self.level[k] += 1;
+                self.nodes[k] = grown;
+            }
+            None => self.whole = true,
+        }
+        true
     }
-    out.sort_unstable();
-    (out, false)
+
+    /// Positions of the existing cells, sorted.
+    fn cells(&self, table: &Table) -> Vec<u32> {
+        if self.whole {
+            return (0..table.cells.len() as u32).collect();
+        }
+        let ndims = self.nodes.len();
+        let mut out = Vec::new();
+        let mut idx = vec![0usize; ndims];
+        'product: loop {
+            let key: u64 = (0..ndims)
+                .map(|k| self.nodes[k][idx[k]] as u64 * table.stride(k))
+                .sum();
+            if let Some(c) = table.find(key) {
+                out.push(c as u32);
+            }
+            for k in (0..ndims).rev() {
+                idx[k] += 1;
+                if idx[k] < self.nodes[k].len() {
+                    continue 'product;
+                }
+                idx[k] = 0;
+            }
+            break;
+        }
+        out.sort_unstable();
+        out
+    }
 }
 
 /// The cheapest pattern moving `p` by `amount` in `dir` within `cells`:
