@@ -217,3 +217,34 @@ fn no_contributor_in_release_files_or_logs() {
     let cells = std::fs::read_to_string(out.join("cells.csv")).unwrap();
     assert!(!cells.contains("alpha"));
 }
+
+/// The demo's release files, audited again by `cellmask audit` from the
+/// published values and the records: every masked cell passes.
+#[test]
+fn demo_release_files_pass_an_independent_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cellmask()
+        .args(["demo", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("protected: audit passed").count(), 2, "{text}");
+    for (sub, rules) in [("imports", "drom-imports.toml"), ("exports", "drom-exports.toml")] {
+        let audited = dir.path().join(format!("audit-{sub}"));
+        cellmask()
+            .args(["audit", "--quiet", "--rules"])
+            .arg(repo(&format!("rules/{rules}")))
+            .arg("--published")
+            .arg(dir.path().join(sub).join("published.csv"))
+            .arg("--input")
+            .arg(dir.path().join("records.csv"))
+            .arg("--out")
+            .arg(&audited)
+            .assert()
+            .success();
+        let rows = read_csv(&audited.join("audit.csv"));
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r["verdict"] == "ok"), "{sub}");
+    }
+}

@@ -202,3 +202,20 @@ proptest! {
             "optimal {} > fast {}", opt.cost, fast.cost);
     }
 }
+
+/// A deadline that has already passed: the exact method still returns a
+/// protected masking (its fallback) and reports how far from its bound.
+#[test]
+fn exact_method_past_its_deadline_still_protects() {
+    for seed in 0..6u64 {
+        let t = random_case(seed, 0.1);
+        let mut u = t.clone();
+        let names: Vec<String> = (0..u.dims.len()).map(|k| format!("d{k}")).collect();
+        let out = protect_table(&mut u, &names, &rules(Cost::Value), Method::Optimal, Some(1e-9))
+            .unwrap();
+        assert!(audit_table(&mut u, true).unwrap().passed(), "seed {seed}");
+        let gap = out.gap.expect("a gap is reported");
+        assert!((0.0..=1.0).contains(&gap), "seed {seed}: gap {gap}");
+        assert_eq!(out.lower_bound, Some(0.0), "no master solved: bound 0");
+    }
+}
