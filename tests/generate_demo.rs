@@ -129,16 +129,21 @@ fn generated_files_fit_the_shipped_rule_sets() {
     }
 }
 
-#[test]
-fn demo_runs_with_no_argument_and_writes_its_outputs() {
-    let dir = tempfile::tempdir().unwrap();
+/// Runs `cellmask demo --out DIR`; returns what it printed.
+fn demo(dir: &std::path::Path) -> String {
     let out = cellmask()
         .args(["demo", "--out"])
-        .arg(dir.path())
+        .arg(dir)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn demo_runs_with_no_argument_and_writes_its_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = demo(dir.path());
     assert!(
         text.contains("drom-imports") && text.contains("drom-exports"),
         "{text}"
@@ -223,12 +228,7 @@ fn no_contributor_in_release_files_or_logs() {
 #[test]
 fn demo_release_files_pass_an_independent_audit() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cellmask()
-        .args(["demo", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = demo(dir.path());
     assert_eq!(text.matches("protected: audit passed").count(), 2, "{text}");
     for (sub, rules) in [("imports", "drom-imports.toml"), ("exports", "drom-exports.toml")] {
         let audited = dir.path().join(format!("audit-{sub}"));
