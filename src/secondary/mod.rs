@@ -25,12 +25,15 @@ use crate::rules::{Method, SecondaryRules};
 use crate::table::{Status, Table};
 
 pub use instance::{cost, Forced, Instance};
+pub use optimal::Budget;
 
 /// Tables with at most this many cells go to `optimal` under `auto`.
 pub const AUTO_MAX_CELLS: usize = 1_500;
 
-/// Seconds `auto` gives the exact method on a table before it falls back.
-pub const AUTO_TIME_LIMIT: f64 = 20.0;
+/// Work `auto` gives the exact method on a table before it falls back to
+/// `fast` (deterministic limits: the output never depends on the machine).
+pub const AUTO_MAX_NODES: i32 = 20_000;
+pub const AUTO_MAX_ROUNDS: usize = 100;
 
 /// What secondary suppression did on one table (in `report.json`).
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -88,9 +91,14 @@ pub fn protect_table(
     let inst = Instance::new(table, dim_names, rules.cost, &rules.publish, &rules.mask)?;
     let mut out = match method {
         Method::Fast => fast(table, &inst)?,
-        Method::Optimal => exact(table, &inst, time_limit)?,
+        Method::Optimal => exact(table, &inst, time_limit, Budget::default())?,
         Method::Auto if table.cells.len() <= AUTO_MAX_CELLS => {
-            exact(table, &inst, Some(time_limit.unwrap_or(AUTO_TIME_LIMIT)))?
+            let budget = Budget {
+                max_nodes: Some(AUTO_MAX_NODES),
+                max_rounds: Some(AUTO_MAX_ROUNDS),
+                ..Budget::default()
+            };
+            exact(table, &inst, time_limit, budget)?
         }
         Method::Auto => fast(table, &inst)?,
     };
@@ -151,10 +159,18 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
 
 /// The exact method; past its deadline, the cheaper of its last masking
 /// repaired and the fast method's, with the bound it proved.
-fn exact(table: &mut Table, inst: &Instance, time_limit: Option<f64>) -> Result<Outcome, LpError> {
+fn exact(
+    table: &mut Table,
+    inst: &Instance,
+    time_limit: Option<f64>,
+    budget: Budget,
+) -> Result<Outcome, LpError> {
     let start: Vec<Status> = table.cells.iter().map(|c| c.status).collect();
-    let deadline = time_limit.map(|t| Instant::now() + Duration::from_secs_f64(t));
-    match optimal::run(table, inst, deadline) {
+    let budget = Budget {
+        deadline: time_limit.map(|t| Instant::now() + Duration::from_secs_f64(t)),
+        ..budget
+    };
+    match optimal::run(table, inst, budget) {
         Ok(sol) => Ok(Outcome {
             method: "optimal",
             lower_bound: Some(sol.lower_bound),

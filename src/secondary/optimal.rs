@@ -22,7 +22,7 @@
 //!    cuts, conditional on `m_c`, with a binary choosing the direction.
 //!
 //! The master's optimum is a lower bound of every protected masking; when
-//! it passes the audit it is optimal. With a deadline, the best protected
+//! it passes the audit it is optimal. With a budget, the best protected
 //! masking found is returned with its gap to the bound.
 
 use std::num::NonZeroU32;
@@ -38,8 +38,16 @@ use super::instance::{Forced, Instance};
 
 /// Coefficients below this (relative to the right-hand side) are dropped.
 const COEF_TOL: f64 = 1e-9;
-/// Rounds of master solves at most.
-const MAX_ROUNDS: usize = 10_000;
+/// How much work the method may do before it returns its best masking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    /// Wall-clock deadline (results then depend on the machine).
+    pub deadline: Option<Instant>,
+    /// Branch-and-bound nodes per master solve (deterministic).
+    pub max_nodes: Option<i32>,
+    /// Master solves (deterministic; `None`: until done).
+    pub max_rounds: Option<usize>,
+}
 
 /// What the exact method found.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +65,7 @@ pub struct Solution {
 /// Why the exact method stopped without a protected masking.
 #[derive(Debug)]
 pub enum Stop {
-    /// The deadline came first; the table holds the master's last masking
+    /// The budget ran out first; the table holds the master's last masking
     /// (maybe unprotected) and the bound so far.
     Deadline(Solution),
     Lp(LpError),
@@ -70,7 +78,8 @@ impl From<LpError> for Stop {
 }
 
 /// Runs the method; on success the table holds an optimal protected masking.
-pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Result<Solution, Stop> {
+pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solution, Stop> {
+    let deadline = budget.deadline;
     let n = table.cells.len();
     let norm = inst.costs.iter().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
     // Cells fixed masked: primaries and forced; they cost nothing here.
@@ -123,6 +132,9 @@ pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Res
     model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
     model.set_option("mip_rel_gap", 0.0);
     model.set_option("mip_abs_gap", 1e-9);
+    if let Some(n) = budget.max_nodes {
+        model.set_option("mip_max_nodes", n);
+    }
     // The binary choosing the direction of each width cut's cell.
     let mut choice: std::collections::HashMap<u32, Col> = Default::default();
     let mut sol = Solution {
@@ -131,7 +143,7 @@ pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Res
         rounds: 0,
         cuts: 0,
     };
-    while sol.rounds < MAX_ROUNDS {
+    while sol.rounds < budget.max_rounds.unwrap_or(usize::MAX) {
         sol.rounds += 1;
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
@@ -148,10 +160,17 @@ pub fn run(table: &mut Table, inst: &Instance, deadline: Option<Instant>) -> Res
             solved.primal_solution_status(),
             highs::HighsSolutionStatus::Feasible
         );
+        // Out of time or nodes: the best masking so far and the bound.
+        let limited = matches!(
+            status,
+            HighsModelStatus::ReachedTimeLimit
+                | HighsModelStatus::ReachedIterationLimit
+                | HighsModelStatus::ReachedSolutionLimit
+        );
         match status {
             HighsModelStatus::Optimal => {}
-            HighsModelStatus::ReachedTimeLimit if has_solution => {}
-            HighsModelStatus::ReachedTimeLimit => return Err(Stop::Deadline(sol)),
+            _ if limited && has_solution => {}
+            _ if limited => return Err(Stop::Deadline(sol)),
             HighsModelStatus::Infeasible => {
                 return Err(Stop::Lp(LpError::Solver(
                     "no masking meets the rules (cells forced published leave a secret exposed)"
