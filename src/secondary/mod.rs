@@ -40,9 +40,9 @@ pub const AUTO_MAX_ROUNDS: usize = 100;
 pub struct Outcome {
     /// The method that produced the masking: `optimal` or `fast`.
     pub method: &'static str,
-    /// Cells masked by this stage (secondary cells).
+    /// Cells masked by this stage (secondary cells, forced ones included).
     pub secondary: usize,
-    /// Their total cost under the rules' cost.
+    /// Their total cost under the rules' cost (forced ones excluded).
     pub cost: f64,
     /// A lower bound on that cost (the exact method's), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,7 +52,7 @@ pub struct Outcome {
     pub gap: Option<f64>,
     /// Pattern LPs (fast) or master rounds (optimal).
     pub solves: usize,
-    /// Audit-and-repair rounds after the method.
+    /// Audit rounds of `fast` (and of the repair that may finish a method).
     pub repair_rounds: usize,
     /// Wall-clock time, ms (varies between runs, like `timings_ms`).
     #[serde(skip)]
