@@ -85,13 +85,15 @@ pub enum Command {
 /// Options every protecting command takes (SPEC section 2).
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Secondary suppression method.
+    /// Secondary suppression method (default: the rules', `auto` if unset):
+    /// `optimal` (exact, small tables), `fast` (any size), `auto` (by size).
     #[arg(long, value_enum)]
     pub method: Option<Method>,
     /// Worker threads (default: all cores). Results never depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Time limit for the secondary suppression solver, in seconds.
+    /// Seconds the exact method may spend per table; past it, the best
+    /// protected masking found is kept and its optimality gap reported.
     #[arg(long)]
     pub time_limit: Option<f64>,
     /// Print nothing but errors.

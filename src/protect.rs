@@ -89,7 +89,7 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
 
     // Every protect run ends with the audit: it alone decides the verdict.
     let t = Instant::now();
-    let audits = audit_all(&mut tables, true)?;
+    let audits = audit_all(&mut tables, true, opts.quiet)?;
     timings.insert("audit", t.elapsed().as_millis() as u64);
 
     let mut table_reports: Vec<TableReport> =
@@ -128,16 +128,25 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     })
 }
 
-/// Audits every table (in parallel); protection levels are checked when
-/// the true values are known.
-pub fn audit_all(tables: &mut [Table], check_protection: bool) -> Result<Vec<TableAudit>> {
-    tables
+/// Audits every table (in parallel, with a progress bar unless `quiet`);
+/// protection levels are checked when the true values are known.
+pub fn audit_all(
+    tables: &mut [Table],
+    check_protection: bool,
+    quiet: bool,
+) -> Result<Vec<TableAudit>> {
+    let bar = Progress::items(tables.len() as u64, "audit", quiet);
+    let out = tables
         .par_iter_mut()
         .map(|t| {
-            audit_table(t, check_protection)
-                .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)))
+            let a = audit_table(t, check_protection)
+                .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)));
+            bar.inc(1);
+            a
         })
-        .collect()
+        .collect();
+    bar.finish();
+    out
 }
 
 /// The run's verdict and a message naming the first failing cells (codes

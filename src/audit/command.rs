@@ -40,7 +40,7 @@ pub fn run(
         }
         None => (file.tables(published, rules)?, 0),
     };
-    let audits = audit_all(&mut tables, input.is_some())?;
+    let audits = audit_all(&mut tables, input.is_some(), quiet)?;
     let split_names = rules.input.split.clone();
     let dim_names: Vec<String> = rules.dimensions.iter().map(|d| d.name.clone()).collect();
     let (verdict, message) = verdict_message(&tables, &audits, &split_names, "");
