@@ -100,31 +100,33 @@ pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solutio
         .collect();
     for e in &inst.eqs {
         let cells: Vec<u32> = e.terms().map(|(c, _)| c).collect();
-        // No masked cell alone in an equation.
+        // No masked cell alone in an equation, in O(|e|) non-zeros: with
+        // y_e >= m_i for every cell, sum m >= 2 y_e (y_e = 1 as soon as one
+        // cell is masked; continuous, since the m are binary).
+        let y = pb.add_column(0.0, 0.0..=1.0);
         for &i in &cells {
-            if inst.forced[i as usize] == Forced::Published {
-                continue;
+            if inst.forced[i as usize] != Forced::Published {
+                pb.add_row(0.0.., [(y, 1.0), (cols[i as usize], -1.0)]);
             }
-            let row = cells
+        }
+        pb.add_row(
+            0.0..,
+            cells
                 .iter()
-                .map(|&j| (cols[j as usize], if j == i { -1.0 } else { 1.0 }));
-            pb.add_row(0.0.., row);
-        }
+                .map(|&j| (cols[j as usize], 1.0))
+                .chain(std::iter::once((y, -2.0))),
+        );
         // The singleton problem: two single-contributor primaries need
-        // company (not in a single-child equation: both are one cell's value).
-        if cells.len() == 2 {
-            continue;
-        }
+        // company. Only with exactly two (a third would be company) and not
+        // in a single-child equation (both would be one cell's figure).
         let singles: Vec<u32> = cells
             .iter()
             .copied()
             .filter(|&c| is_singleton(table, c))
             .collect();
-        for (a, &p) in singles.iter().enumerate() {
-            for &q in &singles[a + 1..] {
-                let others = cells.iter().filter(|&&j| j != p && j != q);
-                pb.add_row(1.0.., others.map(|&j| (cols[j as usize], 1.0)));
-            }
+        if cells.len() > 2 && singles.len() == 2 {
+            let others = cells.iter().filter(|&&j| !singles.contains(&j));
+            pb.add_row(1.0.., others.map(|&j| (cols[j as usize], 1.0)));
         }
     }
     let mut model = pb.optimise(Sense::Minimise);
