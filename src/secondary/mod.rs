@@ -28,7 +28,7 @@ pub use instance::{cost, Forced, Instance};
 pub use optimal::Budget;
 
 /// Tables with at most this many cells go to `optimal` under `auto`.
-pub const AUTO_MAX_CELLS: usize = 1_500;
+pub const AUTO_MAX_CELLS: usize = 5_000;
 
 /// Work `auto` gives the exact method on a table before it falls back to
 /// `fast` (deterministic limits: the output never depends on the machine).
