@@ -8,6 +8,7 @@
 //!   (value), masked value share, and fast's cost over optimal's.
 //! - National profile with `fast` at the scales of
 //!   `CELLMASK_BENCH_NATIONAL` (default `0.001`; empty to skip).
+//!
 //! Peak memory: run the same files through the CLI under `/usr/bin/time`
 //! (benches/README.md). Figures in benches/README.md.
 

@@ -6,7 +6,7 @@ use common::*;
 use predicates::prelude::*;
 
 fn protect(input: &str, out: &std::path::Path) -> assert_cmd::assert::Assert {
-    protect_cmd(&data("tiny.toml"), &data(input), &out).assert()
+    protect_cmd(&data("tiny.toml"), &data(input), out).assert()
 }
 
 #[test]

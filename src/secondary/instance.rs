@@ -132,7 +132,7 @@ fn selected(table: &Table, dim_names: &[String], selectors: &[Selector]) -> Vec<
             if want
                 .iter()
                 .enumerate()
-                .all(|(k, w)| w.map_or(true, |n| coords[k] == n))
+                .all(|(k, w)| w.is_none_or(|n| coords[k] == n))
             {
                 out.push(i);
             }

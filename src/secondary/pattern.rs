@@ -190,7 +190,7 @@ impl Neighbourhood {
             let mut nodes = self.nodes.clone();
             nodes[k] = grown.clone();
             let s = size(&nodes);
-            if best.as_ref().map_or(true, |b| s < b.0) {
+            if best.as_ref().is_none_or(|b| s < b.0) {
                 best = Some((s, k, grown));
             }
         }

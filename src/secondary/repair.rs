@@ -10,6 +10,7 @@
 //! 3. Every failing cell gets, in each equation holding it, the cheapest
 //!    published cell masked (when none is left, the nearest published cell
 //!    further out through masked cells), and back to 1.
+//!
 //! Every round masks at least one more cell, so it ends; a table with
 //! every cell masked passes (all maxima unbounded, minima 0).
 
