@@ -56,7 +56,6 @@ fn run(label: &str, scale: f64, mut tables: Vec<Table>) {
     );
 }
 
-
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the command line.
     let rules = Rules::builtin("national.toml").unwrap();

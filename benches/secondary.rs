@@ -47,7 +47,11 @@ fn protect_file(rules: &Rules, input: &Path, method: Method) -> Figures {
     let run = protect::run(rules, input, &opts).unwrap();
     let secs = start.elapsed().as_secs_f64();
     let r = &run.report;
-    let outcomes: Vec<_> = r.tables.iter().filter_map(|t| t.secondary.as_ref()).collect();
+    let outcomes: Vec<_> = r
+        .tables
+        .iter()
+        .filter_map(|t| t.secondary.as_ref())
+        .collect();
     let mut methods: Vec<&str> = outcomes.iter().map(|o| o.method).collect();
     methods.sort_unstable();
     methods.dedup();
@@ -81,7 +85,6 @@ fn print(label: &str, method: Method, f: &Figures) {
     );
 }
 
-
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     for scale in scales("CELLMASK_BENCH_DROM", "0.05") {
@@ -99,7 +102,10 @@ fn main() {
             let rules = Rules::builtin(&format!("drom-{flow}.toml")).unwrap();
             let mut cost = [0.0f64; 2];
             let mut per_table: Vec<Vec<f64>> = Vec::new();
-            for (i, method) in [Method::Optimal, Method::Fast, Method::Auto].into_iter().enumerate() {
+            for (i, method) in [Method::Optimal, Method::Fast, Method::Auto]
+                .into_iter()
+                .enumerate()
+            {
                 let f = protect_file(&rules, &path, method);
                 print(&format!("drom {scale} {flow}"), method, &f);
                 total[i] += f.secs;

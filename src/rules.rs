@@ -417,9 +417,15 @@ impl Rules {
                 return Err(bad("primary.p_percent must be in (0, 100]".into()));
             }
         }
-        for (what, list) in [("publish", &f.secondary.publish), ("mask", &f.secondary.mask)] {
+        for (what, list) in [
+            ("publish", &f.secondary.publish),
+            ("mask", &f.secondary.mask),
+        ] {
             for sel in list {
-                if let Some(k) = sel.keys().find(|k| !dimensions.iter().any(|d| &d.name == *k)) {
+                if let Some(k) = sel
+                    .keys()
+                    .find(|k| !dimensions.iter().any(|d| &d.name == *k))
+                {
                     return Err(bad(format!(
                         "secondary.{what}: '{k}' is not a dimension name"
                     )));

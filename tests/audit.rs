@@ -2,7 +2,6 @@
 //! random tables against an independent formulation (a dense LP over all
 //! cells built with good_lp).
 
-
 use cellmask::audit::{audit_table, FailureKind};
 use cellmask::table::{RuleSet, Status, Table};
 use rand::{Rng, SeedableRng};

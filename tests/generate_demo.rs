@@ -230,7 +230,10 @@ fn demo_release_files_pass_an_independent_audit() {
     let dir = tempfile::tempdir().unwrap();
     let text = demo(dir.path());
     assert_eq!(text.matches("protected: audit passed").count(), 2, "{text}");
-    for (sub, rules) in [("imports", "drom-imports.toml"), ("exports", "drom-exports.toml")] {
+    for (sub, rules) in [
+        ("imports", "drom-imports.toml"),
+        ("exports", "drom-exports.toml"),
+    ] {
         let audited = dir.path().join(format!("audit-{sub}"));
         cellmask()
             .args(["audit", "--quiet", "--rules"])

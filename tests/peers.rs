@@ -87,7 +87,9 @@ fn protect_both(rules: &str, input: &std::path::Path) -> Vec<(u64, u64, f64)> {
 fn gausssuppression_magnitude1_end_to_end() {
     let rules = "[input]\ncontributor='company'\nvalue='value'\ndecimals=1\n[[dimension]]\nname='sector4'\nflat=true\nroot='Total'\n[[dimension]]\nname='geo'\nflat=true\nroot='Total'\n";
     let results = protect_both(rules, &data("peers/gauss_magnitude1.csv"));
-    let peer = read_csv(&data("peers/gauss_magnitude1_sector4xgeo_n1k85_minContr3.csv"));
+    let peer = read_csv(&data(
+        "peers/gauss_magnitude1_sector4xgeo_n1k85_minContr3.csv",
+    ));
     let peer_cost: f64 = peer
         .iter()
         .filter(|r| r["suppressed"] == "TRUE" && r["primary"] == "FALSE")
@@ -96,7 +98,11 @@ fn gausssuppression_magnitude1_end_to_end() {
     let (primary, _, optimal) = results[0];
     assert_eq!(primary, 9);
     // Costs are in units of 0.1 (decimals = 1).
-    assert!(optimal / 10.0 <= peer_cost + 1e-6, "cellmask {} vs GaussSuppression {peer_cost}", optimal / 10.0);
+    assert!(
+        optimal / 10.0 <= peer_cost + 1e-6,
+        "cellmask {} vs GaussSuppression {peer_cost}",
+        optimal / 10.0
+    );
     assert!(results[1].2 >= optimal - 1e-6);
 }
 
@@ -107,12 +113,21 @@ fn gausssuppression_magnitude1_end_to_end() {
 fn sdctable_vignette_three_dimensions_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let v1 = dir.path().join("v1.csv");
-    std::fs::write(&v1, "code,parent\nTot,\nA,Tot\nB,Tot\nBa,B\nBb,B\nBc,B\nC,Tot\nD,Tot\n").unwrap();
+    std::fs::write(
+        &v1,
+        "code,parent\nTot,\nA,Tot\nB,Tot\nBa,B\nBb,B\nBc,B\nC,Tot\nD,Tot\n",
+    )
+    .unwrap();
     let rules = format!(
         "[input]\ncontributor='id'\nvalue='numVal1'\n[[dimension]]\nname='V1'\nfile={v1:?}\n[[dimension]]\nname='V2'\nflat=true\nroot='Tot'\n[[dimension]]\nname='V3'\nflat=true\nroot='Tot'\n[primary]\nmin_contributors=12\n"
     );
     let results = protect_both(&rules, &data("peers/sdctable_vignette_microdat.csv"));
     eprintln!("sdcTable vignette (primary, secondary, cost): {results:?}");
     assert!(results[0].0 > 10, "some primary cells");
-    assert!(results[0].2 <= results[1].2 + 1e-6, "optimal {:?} vs fast {:?}", results[0], results[1]);
+    assert!(
+        results[0].2 <= results[1].2 + 1e-6,
+        "optimal {:?} vs fast {:?}",
+        results[0],
+        results[1]
+    );
 }

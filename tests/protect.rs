@@ -348,9 +348,10 @@ fn forced_cells_are_respected() {
 fn forcing_a_secret_published_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("r.toml");
-    let text = std::fs::read_to_string(data("tiny.toml"))
-        .unwrap()
-        .replace("file = \"countries.csv\"", &format!("file = {:?}", data("countries.csv")));
+    let text = std::fs::read_to_string(data("tiny.toml")).unwrap().replace(
+        "file = \"countries.csv\"",
+        &format!("file = {:?}", data("countries.csv")),
+    );
     std::fs::write(
         &rules,
         format!("{text}\n[secondary]\npublish = [{{ product = \"0101\", country = \"DE\" }}]\n"),
@@ -360,7 +361,10 @@ fn forcing_a_secret_published_is_an_error() {
     protect_cmd(&rules, &data("secret.csv"), &out)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("0101 x DE").and(predicate::str::contains("force it to be published")));
+        .stderr(
+            predicate::str::contains("0101 x DE")
+                .and(predicate::str::contains("force it to be published")),
+        );
     assert!(!out.exists());
 }
 
@@ -388,11 +392,20 @@ fn method_and_gap_are_reported() {
 fn bad_force_file_status_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("r.toml");
-    let text = std::fs::read_to_string(data("tiny.toml"))
-        .unwrap()
-        .replace("file = \"countries.csv\"", &format!("file = {:?}", data("countries.csv")));
-    std::fs::write(&rules, format!("{text}\n[secondary]\nforce_file = \"f.csv\"\n")).unwrap();
-    std::fs::write(dir.path().join("f.csv"), "product,status\n0101,published\n01,hidden\n").unwrap();
+    let text = std::fs::read_to_string(data("tiny.toml")).unwrap().replace(
+        "file = \"countries.csv\"",
+        &format!("file = {:?}", data("countries.csv")),
+    );
+    std::fs::write(
+        &rules,
+        format!("{text}\n[secondary]\nforce_file = \"f.csv\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("f.csv"),
+        "product,status\n0101,published\n01,hidden\n",
+    )
+    .unwrap();
     let out = dir.path().join("out");
     protect_cmd(&rules, &data("secret.csv"), &out)
         .assert()

@@ -3,7 +3,6 @@
 //! hierarchical tables where every method's masking passes the audit and
 //! `optimal` never costs more than `fast`.
 
-
 use cellmask::audit::audit_table;
 use cellmask::audit::equations::equations;
 use cellmask::rules::{Cost, Method, SecondaryRules};
@@ -107,8 +106,15 @@ fn run(t: &Table, kind: Cost, method: Method) -> (Table, Outcome) {
     let names: Vec<String> = (0..u.dims.len()).map(|k| format!("d{k}")).collect();
     let out = protect_table(&mut u, &names, &rules(kind), method, None).unwrap();
     let audit = audit_table(&mut u, true).unwrap();
-    assert!(audit.passed(), "{method:?} masking fails the audit: {:?}", audit.failures);
-    assert!(singleton_ok(&u), "{method:?} masking breaks the singleton rule");
+    assert!(
+        audit.passed(),
+        "{method:?} masking fails the audit: {:?}",
+        audit.failures
+    );
+    assert!(
+        singleton_ok(&u),
+        "{method:?} masking breaks the singleton rule"
+    );
     (u, out)
 }
 
@@ -120,9 +126,14 @@ fn close(a: f64, b: f64) -> bool {
 fn optimal_equals_the_exhaustive_optimum_for_every_cost() {
     let mut compared = 0;
     for seed in 0..3000u64 {
-        let kind = [Cost::Value, Cost::Unity, Cost::Contributors, Cost::LogValue][seed as usize % 4];
+        let kind =
+            [Cost::Value, Cost::Unity, Cost::Contributors, Cost::LogValue][seed as usize % 4];
         let t = random_case(seed, 0.0);
-        let free = t.cells.iter().filter(|c| c.status != Status::Primary).count();
+        let free = t
+            .cells
+            .iter()
+            .filter(|c| c.status != Status::Primary)
+            .count();
         if !(4..=12).contains(&free) {
             continue;
         }
@@ -136,7 +147,10 @@ fn optimal_equals_the_exhaustive_optimum_for_every_cost() {
         );
         assert_eq!(opt.gap, Some(0.0), "seed {seed}");
         let (_, fast) = run(&t, kind, Method::Fast);
-        assert!(fast.cost >= best - 1e-6, "seed {seed}: fast below the optimum");
+        assert!(
+            fast.cost >= best - 1e-6,
+            "seed {seed}: fast below the optimum"
+        );
         compared += 1;
         if compared == 16 {
             break;
@@ -211,8 +225,14 @@ fn exact_method_past_its_deadline_still_protects() {
         let t = random_case(seed, 0.1);
         let mut u = t.clone();
         let names: Vec<String> = (0..u.dims.len()).map(|k| format!("d{k}")).collect();
-        let out = protect_table(&mut u, &names, &rules(Cost::Value), Method::Optimal, Some(1e-9))
-            .unwrap();
+        let out = protect_table(
+            &mut u,
+            &names,
+            &rules(Cost::Value),
+            Method::Optimal,
+            Some(1e-9),
+        )
+        .unwrap();
         assert!(audit_table(&mut u, true).unwrap().passed(), "seed {seed}");
         let gap = out.gap.expect("a gap is reported");
         assert!((0.0..=1.0).contains(&gap), "seed {seed}: gap {gap}");

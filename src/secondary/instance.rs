@@ -106,7 +106,6 @@ pub fn cost(cell: &Cell, cost: Cost) -> f64 {
     }
 }
 
-
 /// Positions of the cells matched by any of the selectors, in table order.
 fn selected(table: &Table, dim_names: &[String], selectors: &[Selector]) -> Vec<usize> {
     let mut out = Vec::new();

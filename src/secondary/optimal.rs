@@ -81,11 +81,14 @@ impl From<LpError> for Stop {
 pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solution, Stop> {
     let deadline = budget.deadline;
     let n = table.cells.len();
-    let norm = inst.costs.iter().copied().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let norm = inst
+        .costs
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
     // Cells fixed masked: primaries and forced; they cost nothing here.
-    let fixed_masked: Vec<bool> = (0..n)
-        .map(|c| table.cells[c].status.is_masked())
-        .collect();
+    let fixed_masked: Vec<bool> = (0..n).map(|c| table.cells[c].status.is_masked()).collect();
     let mut pb = RowProblem::default();
     let cols: Vec<Col> = (0..n)
         .map(|c| {
@@ -179,7 +182,11 @@ pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solutio
                         .into(),
                 )))
             }
-            s => return Err(Stop::Lp(LpError::Solver(format!("master MILP ended with {s:?}")))),
+            s => {
+                return Err(Stop::Lp(LpError::Solver(format!(
+                    "master MILP ended with {s:?}"
+                ))))
+            }
         }
         let bound = if status == HighsModelStatus::Optimal {
             solved.objective_value()
@@ -187,7 +194,12 @@ pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solutio
             solved.double_info_value(c"mip_dual_bound").unwrap_or(0.0)
         };
         sol.lower_bound = sol.lower_bound.max(bound * norm);
-        let m: Vec<bool> = solved.get_solution().columns().iter().map(|&v| v > 0.5).collect();
+        let m: Vec<bool> = solved
+            .get_solution()
+            .columns()
+            .iter()
+            .map(|&v| v > 0.5)
+            .collect();
         for c in 0..n {
             if !fixed_masked[c] {
                 table.cells[c].status = if m[c] {
@@ -230,7 +242,11 @@ pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solutio
                 FailureKind::ExactDisclosure => {
                     let w = inst.min_width;
                     let up = cut(table, inst, c, 1.0, w)?;
-                    let down = if t >= w { Some(cut(table, inst, c, -1.0, w)?) } else { None };
+                    let down = if t >= w {
+                        Some(cut(table, inst, c, -1.0, w)?)
+                    } else {
+                        None
+                    };
                     match (up, down) {
                         (Some(u), None) => {
                             model_next.add_row(0.0.., row(&u, &cols, Some(c)));
@@ -337,12 +353,15 @@ fn cut(
     match solved.status() {
         HighsModelStatus::Optimal => {}
         // No multipliers: the attacker's move is unbounded, c is protected.
-        HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => {
-            return Ok(None)
+        HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => return Ok(None),
+        st => {
+            return Err(LpError::Solver(format!(
+                "attacker dual LP ended with {st:?}"
+            )))
         }
-        st => return Err(LpError::Solver(format!("attacker dual LP ended with {st:?}"))),
     }
-    let reach = (solved.objective_value() - s * table.cells[c as usize].value as f64 / scale) * scale;
+    let reach =
+        (solved.objective_value() - s * table.cells[c as usize].value as f64 / scale) * scale;
     if reach >= amount * (1.0 - 1e-9) {
         return Ok(None);
     }

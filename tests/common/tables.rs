@@ -64,7 +64,6 @@ pub fn random_tree(rng: &mut impl Rng, name: &str) -> Arc<Hierarchy> {
     tree(&text)
 }
 
-
 /// A random table of 2 or 3 random dimensions, with `leaves` detailed
 /// records (one contributor each) valued by `value`.
 pub fn random_table<R: Rng>(
