@@ -14,15 +14,20 @@ fn setup(published: &str) -> tempfile::TempDir {
     dir
 }
 
-fn audit(dir: &std::path::Path) -> assert_cmd::assert::Assert {
-    cellmask()
-        .args(["audit", "--rules"])
+/// `cellmask audit` of `dir/masked.csv` with `dir/rules.toml` into `dir/out`.
+fn audit_cmd(dir: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = cellmask();
+    cmd.args(["audit", "--rules"])
         .arg(dir.join("rules.toml"))
         .arg("--published")
         .arg(dir.join("masked.csv"))
         .arg("--out")
-        .arg(dir.join("out"))
-        .assert()
+        .arg(dir.join("out"));
+    cmd
+}
+
+fn audit(dir: &std::path::Path) -> assert_cmd::assert::Assert {
+    audit_cmd(dir).assert()
 }
 
 /// The 2 x 2 interior masked, margins published, markers instead of a status column.
@@ -155,11 +160,7 @@ fn convert(
 #[test]
 fn peer_gausssuppression_masking_passes() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("rules.toml"),
-        "[input]\ncontributor='company'\nvalue='value'\ndecimals=1\n[[dimension]]\nname='sector4'\nflat=true\nroot='Total'\n[[dimension]]\nname='geo'\nflat=true\nroot='Total'\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("rules.toml"), GAUSS_MAGNITUDE1_RULES).unwrap();
     convert(
         &data("peers/gauss_magnitude1_sector4xgeo_n1k85_minContr3.csv"),
         &dir.path().join("masked.csv"),
@@ -168,15 +169,9 @@ fn peer_gausssuppression_masking_passes() {
         &|s| s == "TRUE",
         "suppressed",
     );
-    cellmask()
-        .args(["audit", "--rules"])
-        .arg(dir.path().join("rules.toml"))
-        .arg("--published")
-        .arg(dir.path().join("masked.csv"))
+    audit_cmd(dir.path())
         .arg("--input")
         .arg(data("peers/gauss_magnitude1.csv"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
         .assert()
         .success();
     let report = report_without_timings(&dir.path().join("out"));

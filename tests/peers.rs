@@ -85,8 +85,7 @@ fn protect_both(rules: &str, input: &std::path::Path) -> Vec<(u64, u64, f64)> {
 /// value than GaussSuppression's own 3 secondary cells do.
 #[test]
 fn gausssuppression_magnitude1_end_to_end() {
-    let rules = "[input]\ncontributor='company'\nvalue='value'\ndecimals=1\n[[dimension]]\nname='sector4'\nflat=true\nroot='Total'\n[[dimension]]\nname='geo'\nflat=true\nroot='Total'\n";
-    let results = protect_both(rules, &data("peers/gauss_magnitude1.csv"));
+    let results = protect_both(GAUSS_MAGNITUDE1_RULES, &data("peers/gauss_magnitude1.csv"));
     let peer = read_csv(&data(
         "peers/gauss_magnitude1_sector4xgeo_n1k85_minContr3.csv",
     ));

@@ -342,21 +342,27 @@ fn forced_cells_are_respected() {
     assert_eq!(report["verdict"], "protected");
 }
 
+/// `tiny.toml` plus `extra`, written as `r.toml` in `dir` (its hierarchy
+/// file still found in tests/data).
+fn tiny_rules_with(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(data("tiny.toml")).unwrap().replace(
+        "file = \"countries.csv\"",
+        &format!("file = {:?}", data("countries.csv")),
+    );
+    let rules = dir.join("r.toml");
+    std::fs::write(&rules, format!("{text}\n{extra}")).unwrap();
+    rules
+}
+
 /// Forcing a primary secret to be published contradicts the rules: exit 2,
 /// the cell named, nothing written.
 #[test]
 fn forcing_a_secret_published_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("r.toml");
-    let text = std::fs::read_to_string(data("tiny.toml")).unwrap().replace(
-        "file = \"countries.csv\"",
-        &format!("file = {:?}", data("countries.csv")),
+    let rules = tiny_rules_with(
+        dir.path(),
+        "[secondary]\npublish = [{ product = \"0101\", country = \"DE\" }]\n",
     );
-    std::fs::write(
-        &rules,
-        format!("{text}\n[secondary]\npublish = [{{ product = \"0101\", country = \"DE\" }}]\n"),
-    )
-    .unwrap();
     let out = dir.path().join("out");
     protect_cmd(&rules, &data("secret.csv"), &out)
         .assert()
@@ -391,16 +397,7 @@ fn method_and_gap_are_reported() {
 #[test]
 fn bad_force_file_status_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("r.toml");
-    let text = std::fs::read_to_string(data("tiny.toml")).unwrap().replace(
-        "file = \"countries.csv\"",
-        &format!("file = {:?}", data("countries.csv")),
-    );
-    std::fs::write(
-        &rules,
-        format!("{text}\n[secondary]\nforce_file = \"f.csv\"\n"),
-    )
-    .unwrap();
+    let rules = tiny_rules_with(dir.path(), "[secondary]\nforce_file = \"f.csv\"\n");
     std::fs::write(
         dir.path().join("f.csv"),
         "product,status\n0101,published\n01,hidden\n",

@@ -96,6 +96,12 @@ impl Instance {
     }
 }
 
+/// A primary cell of a single contributor: the singleton rule's subject
+/// (that contributor knows the cell's value).
+pub fn is_singleton(cell: &Cell) -> bool {
+    cell.status == Status::Primary && cell.contributors == 1
+}
+
 /// The information lost by masking a cell, under the rules' cost.
 pub fn cost(cell: &Cell, cost: Cost) -> f64 {
     match cost {

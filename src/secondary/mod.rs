@@ -87,7 +87,7 @@ pub fn protect_table(
     time_limit: Option<f64>,
 ) -> Result<Outcome, SecondaryError> {
     let start = Instant::now();
-    let before: Vec<Status> = table.cells.iter().map(|c| c.status).collect();
+    let before = statuses(table);
     let inst = Instance::new(table, dim_names, rules.cost, &rules.publish, &rules.mask)?;
     let mut out = match method {
         Method::Fast => fast(table, &inst)?,
@@ -120,6 +120,17 @@ pub fn protect_table(
     }
     out.millis = start.elapsed().as_millis() as u64;
     Ok(out)
+}
+
+/// Every cell's status, to come back to.
+fn statuses(table: &Table) -> Vec<Status> {
+    table.cells.iter().map(|c| c.status).collect()
+}
+
+fn set_statuses(table: &mut Table, statuses: &[Status]) {
+    for (c, &s) in table.cells.iter_mut().zip(statuses) {
+        c.status = s;
+    }
 }
 
 /// The cost of the secondary cells a method chose (forced ones excluded).
@@ -165,7 +176,7 @@ fn exact(
     time_limit: Option<f64>,
     budget: Budget,
 ) -> Result<Outcome, LpError> {
-    let start: Vec<Status> = table.cells.iter().map(|c| c.status).collect();
+    let start = statuses(table);
     let budget = Budget {
         deadline: time_limit.map(|t| Instant::now() + Duration::from_secs_f64(t)),
         ..budget
@@ -180,19 +191,14 @@ fn exact(
         Err(optimal::Stop::Lp(e)) => Err(e),
         Err(optimal::Stop::Deadline(sol)) => {
             let r = repair::run(table, inst)?;
-            let repaired: Vec<Status> = table.cells.iter().map(|c| c.status).collect();
+            let repaired = statuses(table);
             let repaired_cost = cost_of(table, inst);
-            for (c, &s) in table.cells.iter_mut().zip(&start) {
-                c.status = s;
-            }
-            let mut fast_out = fast(table, inst)?;
+            set_statuses(table, &start);
+            let fast_out = fast(table, inst)?;
             let out = if cost_of(table, inst) <= repaired_cost {
-                fast_out.method = "fast";
                 fast_out
             } else {
-                for (c, &s) in table.cells.iter_mut().zip(&repaired) {
-                    c.status = s;
-                }
+                set_statuses(table, &repaired);
                 Outcome {
                     method: "optimal",
                     repair_rounds: r.rounds,

@@ -34,7 +34,7 @@ use crate::audit::lp::LpError;
 use crate::audit::{check_table, FailureKind};
 use crate::table::{Status, Table};
 
-use super::instance::{Forced, Instance};
+use super::instance::{is_singleton, Forced, Instance};
 
 /// Coefficients below this (relative to the right-hand side) are dropped.
 const COEF_TOL: f64 = 1e-9;
@@ -125,7 +125,7 @@ pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solutio
         let singles: Vec<u32> = cells
             .iter()
             .copied()
-            .filter(|&c| is_singleton(table, c))
+            .filter(|&c| is_singleton(&table.cells[c as usize]))
             .collect();
         if cells.len() > 2 && singles.len() == 2 {
             let others = cells.iter().filter(|&&j| !singles.contains(&j));
@@ -297,11 +297,6 @@ fn row(cut: &[(u32, f64)], cols: &[Col], i: Option<u32>) -> Vec<(Col, f64)> {
         }
     }
     terms
-}
-
-fn is_singleton(table: &Table, c: u32) -> bool {
-    let cell = &table.cells[c as usize];
-    cell.status == Status::Primary && cell.contributors == 1
 }
 
 /// The cut protecting cell `c` by `amount` in direction `s` (+1 up, -1

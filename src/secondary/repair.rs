@@ -18,7 +18,7 @@ use crate::audit::lp::LpError;
 use crate::audit::{check_table, FailureKind};
 use crate::table::{Status, Table};
 
-use super::instance::Instance;
+use super::instance::{is_singleton, Instance};
 
 /// What a repair did: rounds of audit, cells masked.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,10 +88,9 @@ pub fn close(table: &mut Table, inst: &Instance) -> usize {
                 .filter(|&c| table.cells[c as usize].status.is_masked())
                 .collect();
             let singleton = masked.len() == 2
-                && masked.iter().all(|&c| {
-                    let cell = &table.cells[c as usize];
-                    cell.status == Status::Primary && cell.contributors == 1
-                });
+                && masked
+                    .iter()
+                    .all(|&c| is_singleton(&table.cells[c as usize]));
             if masked.len() == 1 || singleton {
                 if let Some(c) = inst.cheapest(table, e.terms().map(|(c, _)| c)) {
                     table.cells[c as usize].status = Status::Secondary;

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// Rules for GaussSuppression's `magnitude1` example: sector4 x geo, flat.
+pub const GAUSS_MAGNITUDE1_RULES: &str = "[input]\ncontributor='company'\nvalue='value'\ndecimals=1\n[[dimension]]\nname='sector4'\nflat=true\nroot='Total'\n[[dimension]]\nname='geo'\nflat=true\nroot='Total'\n";
+
 pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
