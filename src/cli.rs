@@ -29,7 +29,7 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Protect a records file: primary secrets, secondary suppression, audit, outputs.
+    /// Protect a records file: primary secrets, regrouping, secondary suppression, audit, outputs.
     Protect {
         /// Rules file (TOML), e.g. rules/national.toml.
         #[arg(long)]
@@ -56,6 +56,10 @@ pub enum Command {
         /// The original records, to check primary cells' protection levels.
         #[arg(long)]
         input: Option<PathBuf>,
+        /// The `regroup.csv` of a regrouped release: which codes were
+        /// published under which code (needed when the release has regrouped codes).
+        #[arg(long)]
+        regroup: Option<PathBuf>,
         /// Folder for audit.csv and report.json.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -99,6 +103,10 @@ pub struct Common {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Skip regrouping (treatment 1) even when the rules plan it: secrets go
+    /// straight to secondary suppression (to compare).
+    #[arg(long)]
+    pub no_regroup: bool,
 }
 
 impl Common {
@@ -121,6 +129,7 @@ impl Common {
             quiet: self.quiet,
             method: self.method,
             time_limit: self.time_limit,
+            no_regroup: self.no_regroup,
         })
     }
 }
@@ -151,6 +160,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             rules,
             published,
             input,
+            regroup,
             out,
             common,
         } => {
@@ -160,6 +170,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 &rules,
                 &published,
                 input.as_deref(),
+                regroup.as_deref(),
                 out.as_deref(),
                 opts.quiet,
             )

@@ -5,8 +5,11 @@
 //! 1. [`read`]: records to per-contributor detailed sums;
 //! 2. [`aggregate`]: every cell of every table along the hierarchies;
 //! 3. [`primary`]: primary secrets and protection levels;
-//! 4. regrouping, secondary suppression and the audit (next stages);
-//! 5. [`write`]: release and internal files, written atomically.
+//! 4. [`regroup`]: secret codes published at a coarser level or in
+//!    residual codes (treatment 1);
+//! 5. [`secondary`]: complementary cells masked (treatment 2);
+//! 6. [`audit`]: the attacker's linear programs decide the verdict;
+//! 7. [`write`]: release and internal files, written atomically.
 //!
 //! [`protect`] runs the stages in order; [`rules`] and [`hierarchy`] describe
 //! the tables; [`generate`] makes synthetic records; [`demo`] shows it all.
@@ -24,6 +27,7 @@ pub mod progress;
 pub mod protect;
 pub mod published;
 pub mod read;
+pub mod regroup;
 pub mod report;
 pub mod rules;
 pub mod secondary;

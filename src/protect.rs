@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -11,13 +12,15 @@ use rayon::prelude::*;
 use crate::aggregate::aggregate;
 use crate::audit::{audit_table, TableAudit};
 use crate::error::{Error, Result};
+use crate::hierarchy::Hierarchy;
 use crate::primary;
 use crate::progress::Progress;
-use crate::read::{read_from, Microdata};
+use crate::read::{read_from, Microdata, TableData};
+use crate::regroup::{self, TableMap};
 use crate::report::{table_reports, Counts, Report, TableReport, Verdict};
-use crate::rules::{Method, Rules};
+use crate::rules::{Method, RegroupPlan, Rules};
 use crate::secondary;
-use crate::table::Table;
+use crate::table::{Status, Table};
 use crate::write::{self, AtomicDir};
 
 /// Options shared by the commands that protect tables.
@@ -28,6 +31,8 @@ pub struct Options {
     pub method: Option<Method>,
     /// `--time-limit`: overrides the rules' time limit (seconds per table).
     pub time_limit: Option<f64>,
+    /// `--no-regroup`: skip the rules' regrouping plan.
+    pub no_regroup: bool,
 }
 
 /// Everything a protect run produced, before writing.
@@ -35,6 +40,9 @@ pub struct Run {
     pub data_split_names: Vec<String>,
     pub dim_names: Vec<String>,
     pub tables: Vec<Table>,
+    /// The regrouping plan applied, if any, and how each table was regrouped.
+    pub regroup_plan: Option<RegroupPlan>,
+    pub regroup: Vec<TableMap>,
     pub report: Report,
 }
 
@@ -69,6 +77,18 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     timings.insert("primary", t.elapsed().as_millis() as u64);
 
     let t = Instant::now();
+    let plan = rules.regroup.as_ref().filter(|_| !opts.no_regroup);
+    let (maps, regroup_stats) = match plan {
+        Some(plan) => {
+            let (regrouped, maps, stats) = regroup_all(&data, &tables, rules, plan, opts.quiet)?;
+            tables = regrouped;
+            timings.insert("regroup", t.elapsed().as_millis() as u64);
+            (maps, stats)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+
+    let t = Instant::now();
     let method = opts.method.unwrap_or(rules.secondary.method);
     let time_limit = opts.time_limit.or(rules.secondary.time_limit);
     let bar = Progress::items(tables.len() as u64, "secondary suppression", opts.quiet);
@@ -98,6 +118,11 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         r.timings_ms.insert("secondary", o.millis);
         r.secondary = Some(o);
     }
+    let mut regroup_total: Option<regroup::Stats> = None;
+    for (r, s) in table_reports.iter_mut().zip(regroup_stats) {
+        regroup_total.get_or_insert_with(Default::default).add(&s);
+        r.regroup = Some(s);
+    }
     let (verdict, message) = verdict_message(
         &tables,
         &audits,
@@ -117,6 +142,7 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         rows: data.rows,
         rows_filtered: data.rows_filtered,
         totals: Counts::of(&tables, rules.input.decimals),
+        regroup: regroup_total,
         tables: table_reports,
         timings_ms: timings,
     };
@@ -124,8 +150,59 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         data_split_names: data.split_names,
         dim_names: data.dim_names,
         tables,
+        regroup_plan: plan.cloned(),
+        regroup: maps,
         report,
     })
+}
+
+/// Regroups every table (SPEC section 6): the tables at their published
+/// codes with their primary secrets, their maps and what it did.
+fn regroup_all(
+    data: &Microdata,
+    original: &[Table],
+    rules: &Rules,
+    plan: &RegroupPlan,
+    quiet: bool,
+) -> Result<(Vec<Table>, Vec<TableMap>, Vec<regroup::Stats>)> {
+    let depth = regroup::mapping::unit_depth(rules, plan);
+    let top = rules.primary.top_needed();
+    let bar = Progress::items(data.tables.len() as u64, "regrouping", quiet);
+    let out: Vec<(Table, TableMap, regroup::Stats)> = data
+        .tables
+        .par_iter()
+        .zip(original)
+        .map(|(td, orig)| {
+            let fail = |e: String| Error::usage(format!("regrouping of table {:?}: {e}", td.split));
+            let r = regroup::regroup_table(
+                td,
+                &data.hierarchies,
+                plan,
+                depth,
+                &rules.primary,
+                &rules.protection,
+            )
+            .map_err(fail)?;
+            let mut table = aggregate_one(&r.data, &r.dims, top)?;
+            primary::apply(&mut table, &rules.primary, &rules.protection);
+            let mut stats = r.stats;
+            stats.primary_before = orig.count(Status::Primary);
+            stats.primary_after = table.count(Status::Primary);
+            stats.primary_cleared = stats.primary_before.saturating_sub(stats.primary_after);
+            bar.inc(1);
+            Ok((table, r.map, stats))
+        })
+        .collect::<Result<_>>()?;
+    bar.finish();
+    let mut tables = Vec::with_capacity(out.len());
+    let mut maps = Vec::with_capacity(out.len());
+    let mut stats = Vec::with_capacity(out.len());
+    for (t, m, s) in out {
+        tables.push(t);
+        maps.push(m);
+        stats.push(s);
+    }
+    Ok((tables, maps, stats))
 }
 
 /// Audits every table (in parallel, with a progress bar unless `quiet`);
@@ -201,15 +278,18 @@ pub fn aggregate_all(data: &Microdata, rules: &Rules) -> Result<Vec<Table>> {
     let top = rules.primary.top_needed();
     data.tables
         .par_iter()
-        .map(|t| {
-            aggregate(t, &data.hierarchies, top).map_err(|_| {
-                Error::usage(format!(
-                    "table {:?} has too many coordinates for one table; split it further",
-                    t.split
-                ))
-            })
-        })
+        .map(|t| aggregate_one(t, &data.hierarchies, top))
         .collect()
+}
+
+/// Aggregates one table along the given trees.
+pub fn aggregate_one(t: &TableData, dims: &[Arc<Hierarchy>], top: usize) -> Result<Table> {
+    aggregate(t, dims, top).map_err(|_| {
+        Error::usage(format!(
+            "table {:?} has too many coordinates for one table; split it further",
+            t.split
+        ))
+    })
 }
 
 /// Writes `cells.csv`, `report.json`, and `published.csv` only when the run
@@ -225,6 +305,15 @@ pub fn write_outputs(run: &mut Run, out: &Path, decimals: u32) -> Result<()> {
         })?;
     } else {
         dir.remove("published.csv");
+    }
+    match &run.regroup_plan {
+        Some(plan) => {
+            let maps = &run.regroup;
+            dir.write("regroup.csv", |w| {
+                regroup::mapping::write_csv(w, s, d, plan, maps)
+            })?;
+        }
+        None => dir.remove("regroup.csv"),
     }
     run.report
         .timings_ms
@@ -253,8 +342,15 @@ pub fn summary(run: &Run) -> String {
         .iter()
         .map(|(m, n)| format!("{m} on {n} table(s)"))
         .collect();
+    let regrouped = match &run.report.regroup {
+        Some(r) => format!(
+            "regrouping: {} of {} codes regrouped, {} partner moves, primary secrets {} -> {}; ",
+            r.codes_regrouped, r.codes, r.partner_moves, r.primary_before, r.primary_after
+        ),
+        None => String::new(),
+    };
     format!(
-        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {primary} primary secrets ({by_rule}), {secondary} secondary ({methods}), masked value share {share:.2}%, {secs:.2}s\n{msg}",
+        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {regrouped}{primary} primary secrets ({by_rule}), {secondary} secondary ({methods}), masked value share {share:.2}%, {secs:.2}s\n{msg}",
         methods = methods.join(", "),
         rules_name = run.report.rules,
         rows = run.report.rows,

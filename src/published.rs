@@ -8,7 +8,7 @@
 //! cell that has data but no row is taken as masked; a row for a cell
 //! without records (a structural zero) is accepted when masked or 0.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +17,8 @@ use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
 use crate::read::{detect_delimiter, MAX_DIMS};
+use crate::regroup::mapping::unit_depth;
+use crate::regroup::TableMap;
 use crate::rules::{HierarchySource, Rules};
 use crate::table::{Cell, RuleSet, Status, Table};
 
@@ -137,8 +139,10 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
 
 impl PublishedFile {
     /// Builds tables from the file alone: hierarchies from the rules (prefix
-    /// and flat trees from the file's codes), masked values unknown.
-    pub fn tables(&self, path: &Path, rules: &Rules) -> Result<Vec<Table>> {
+    /// and flat trees from the file's codes), masked values unknown. With a
+    /// regrouping (`maps`, from `regroup.csv`), the regrouped dimension of
+    /// each table takes its published tree.
+    pub fn tables(&self, path: &Path, rules: &Rules, maps: &[TableMap]) -> Result<Vec<Table>> {
         let mut dims = Vec::new();
         for (k, d) in rules.dimensions.iter().enumerate() {
             let src = Path::new(&d.name);
@@ -164,59 +168,87 @@ impl PublishedFile {
             };
             dims.push(h);
         }
-        let mut by_split: Vec<(Vec<String>, Vec<Cell>)> = Vec::new();
-        let mut table_of: HashMap<Vec<String>, usize> = HashMap::new();
-        let strides = Table::strides(&dims).map_err(|_| Error::usage("table too large"))?;
-        let mut diags = Diagnostics::default();
+        let mut by_split: BTreeMap<&[String], Vec<&Row>> = BTreeMap::new();
         for r in &self.rows {
-            let mut coords = [0 as NodeId; MAX_DIMS];
-            let mut ok = true;
-            for (k, c) in r.codes.iter().enumerate() {
-                match dims[k].lookup(c) {
-                    Some(n) => coords[k] = n,
-                    None => {
-                        diags.push(
-                            path,
-                            Some(r.line),
-                            format!("{} '{c}': unknown code", rules.dimensions[k].name),
-                        );
-                        ok = false;
+            by_split.entry(&r.split).or_default().push(r);
+        }
+        let mut diags = Diagnostics::default();
+        let mut tables = Vec::new();
+        for (split, rows) in by_split {
+            let mut dims = dims.clone();
+            if let Some(plan) = rules.regroup.as_ref().filter(|_| !maps.is_empty()) {
+                let Some(map) = maps.iter().find(|m| m.split == split) else {
+                    diags.push(
+                        path,
+                        Some(rows[0].line),
+                        format!("table {split:?} is not in regroup.csv"),
+                    );
+                    continue;
+                };
+                let HierarchySource::Prefix { levels, root, .. } =
+                    &rules.dimensions[plan.dim].source
+                else {
+                    unreachable!("validated: the regrouped dimension is a prefix tree")
+                };
+                let original = Hierarchy::from_prefix(
+                    Path::new("regroup.csv"),
+                    map.codes.keys().map(String::as_str),
+                    levels,
+                    root,
+                )?;
+                let tree = map
+                    .published_tree(&original, unit_depth(rules, plan))
+                    .map_err(|e| Error::usage(format!("regroup.csv, table {split:?}: {e}")))?;
+                dims[plan.dim] = Arc::new(tree);
+            }
+            let strides = Table::strides(&dims).map_err(|_| Error::usage("table too large"))?;
+            let mut cells = Vec::with_capacity(rows.len());
+            for r in rows {
+                let mut coords = [0 as NodeId; MAX_DIMS];
+                let mut ok = true;
+                for (k, c) in r.codes.iter().enumerate() {
+                    match dims[k].lookup(c) {
+                        Some(n) => coords[k] = n,
+                        None => {
+                            let hint = if rules.regroup.is_some() && maps.is_empty() {
+                                " (a regrouped release needs --regroup regroup.csv)"
+                            } else {
+                                ""
+                            };
+                            diags.push(
+                                path,
+                                Some(r.line),
+                                format!("{} '{c}': unknown code{hint}", rules.dimensions[k].name),
+                            );
+                            ok = false;
+                        }
                     }
                 }
+                if !ok {
+                    continue;
+                }
+                let key: u64 = coords
+                    .iter()
+                    .zip(&strides)
+                    .map(|(&n, &s)| n as u64 * s)
+                    .sum();
+                cells.push(Cell {
+                    key,
+                    value: r.value.unwrap_or(0),
+                    contributors: 0,
+                    top: Default::default(),
+                    status: if r.value.is_some() {
+                        Status::Published
+                    } else {
+                        Status::Secondary
+                    },
+                    rules: RuleSet::default(),
+                    lower_protection: 0.0,
+                    upper_protection: 0.0,
+                    audit: None,
+                });
             }
-            if !ok {
-                continue;
-            }
-            let key: u64 = coords
-                .iter()
-                .zip(&strides)
-                .map(|(&n, &s)| n as u64 * s)
-                .sum();
-            let t = *table_of.entry(r.split.clone()).or_insert_with(|| {
-                by_split.push((r.split.clone(), Vec::new()));
-                by_split.len() - 1
-            });
-            by_split[t].1.push(Cell {
-                key,
-                value: r.value.unwrap_or(0),
-                contributors: 0,
-                top: Default::default(),
-                status: if r.value.is_some() {
-                    Status::Published
-                } else {
-                    Status::Secondary
-                },
-                rules: RuleSet::default(),
-                lower_protection: 0.0,
-                upper_protection: 0.0,
-                audit: None,
-            });
-        }
-        diags.into_result()?;
-        by_split.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut tables = Vec::new();
-        for (split, cells) in by_split {
-            let t = Table::new(split.clone(), dims.clone(), cells)
+            let t = Table::new(split.to_vec(), dims, cells)
                 .map_err(|_| Error::usage("table too large"))?;
             if let Some(w) = t.cells.windows(2).find(|w| w[0].key == w[1].key) {
                 return Err(Error::at(
@@ -227,6 +259,7 @@ impl PublishedFile {
             }
             tables.push(t);
         }
+        diags.into_result()?;
         Ok(tables)
     }
 

@@ -21,6 +21,9 @@ pub struct Report {
     pub rows: u64,
     pub rows_filtered: u64,
     pub totals: Counts,
+    /// What regrouping did, over all tables (when it ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regroup: Option<crate::regroup::Stats>,
     pub tables: Vec<TableReport>,
     /// Wall-clock time per stage, milliseconds (the only varying part).
     pub timings_ms: BTreeMap<&'static str, u64>,
@@ -57,6 +60,9 @@ pub struct TableReport {
     pub protected: bool,
     #[serde(flatten)]
     pub counts: Counts,
+    /// What regrouping did (protect with a regrouping plan only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regroup: Option<crate::regroup::Stats>,
     /// What secondary suppression did (protect only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secondary: Option<crate::secondary::Outcome>,
@@ -120,6 +126,7 @@ pub fn table_reports(
                 .collect(),
             protected: a.passed(),
             counts: Counts::of([t], decimals),
+            regroup: None,
             secondary: None,
             audit: AuditReport::of(a),
             timings_ms: BTreeMap::new(),

@@ -63,6 +63,7 @@ struct RulesFile {
     protection: ProtectionFile,
     #[serde(default)]
     secondary: SecondaryFile,
+    regroup: Option<RegroupFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +169,23 @@ struct SecondaryFile {
     force_file: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegroupFile {
+    dimension: String,
+    levels: Vec<usize>,
+    unit: usize,
+    residual: Option<String>,
+    partner: Option<PartnerFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerFile {
+    dimension: String,
+    codes: Vec<String>,
+}
+
 /// Cells chosen by their codes: dimension name -> code, or `*` for every
 /// code of that dimension; a dimension left out stands for its root (the
 /// total), so an empty selector `{}` is the grand total.
@@ -185,6 +203,8 @@ pub struct Rules {
     pub primary: PrimaryRules,
     pub protection: ProtectionRules,
     pub secondary: SecondaryRules,
+    /// Treatment 1 (SPEC section 6); `None` when the rules have no plan.
+    pub regroup: Option<RegroupPlan>,
 }
 
 /// Which columns of the records hold what.
@@ -292,6 +312,63 @@ pub struct SecondaryRules {
     pub publish: Vec<Selector>,
     /// Cells that must be masked whatever their value.
     pub mask: Vec<Selector>,
+}
+
+/// The regrouping plan (`[regroup]`): which codes may be published at a
+/// coarser level, within which unit the choice is made, and where secret
+/// codes may be merged.
+#[derive(Debug, Clone)]
+pub struct RegroupPlan {
+    /// Index of the regrouped dimension (a prefix hierarchy).
+    pub dim: usize,
+    /// Code lengths that may be published, finest first (for example
+    /// `[8, 6, 4]`: NC8, SH6, SH4).
+    pub levels: Vec<usize>,
+    /// Code length of the unit within which the choice is made (4: the SH4
+    /// heading). The unit may be published whole only when it is a level.
+    pub unit: usize,
+    /// Marker of residual codes: secret codes of a parent may be merged
+    /// into the parent's code followed by this marker repeated up to the
+    /// finest length (`870321XX`). `None`: no residual codes.
+    pub residual: Option<char>,
+    /// Partner residuals (the undetermined country, QU).
+    pub partner: Option<PartnerPlan>,
+}
+
+/// Secret partners of a published product code may be moved into a residual
+/// partner code that is their sibling (same parent), so that every
+/// published aggregate of the partner dimension keeps its value.
+#[derive(Debug, Clone)]
+pub struct PartnerPlan {
+    pub dim: usize,
+    pub codes: Vec<String>,
+}
+
+impl RegroupPlan {
+    /// Code lengths strictly between the unit and the finest level that may
+    /// be published, finest first: the intermediate groupings (SH6).
+    pub fn intermediate(&self) -> Vec<usize> {
+        self.levels
+            .iter()
+            .copied()
+            .filter(|&l| l > self.unit && l < self.levels[0])
+            .collect()
+    }
+
+    /// Whether a unit may be published alone, without its detail.
+    pub fn whole_unit(&self) -> bool {
+        self.levels.contains(&self.unit)
+    }
+
+    /// The residual code of a parent code: `8703` -> `8703XXXX`.
+    pub fn residual_code(&self, parent: &str) -> Option<String> {
+        let m = self.residual?;
+        let mut code = parent.to_string();
+        while code.chars().count() < self.levels[0] {
+            code.push(m);
+        }
+        Some(code)
+    }
 }
 
 impl Rules {
@@ -455,6 +532,11 @@ impl Rules {
         if f.input.decimals > 6 {
             return Err(bad("input.decimals must be at most 6".into()));
         }
+        let regroup = f
+            .regroup
+            .map(|r| regroup_plan(r, &dimensions))
+            .transpose()
+            .map_err(bad)?;
         let name = f.name.unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -488,6 +570,7 @@ impl Rules {
                 publish,
                 mask,
             },
+            regroup,
         })
     }
 
@@ -500,6 +583,99 @@ impl Rules {
     ) -> Result<Rules> {
         Self::parse(path, text, open)
     }
+}
+
+/// Validates a `[regroup]` section against the dimensions.
+fn regroup_plan(r: RegroupFile, dims: &[Dimension]) -> std::result::Result<RegroupPlan, String> {
+    let find = |name: &str| {
+        dims.iter()
+            .position(|d| d.name == name)
+            .ok_or_else(|| format!("regroup: '{name}' is not a dimension name"))
+    };
+    let dim = find(&r.dimension)?;
+    let HierarchySource::Prefix { levels: tree, .. } = &dims[dim].source else {
+        return Err(format!(
+            "regroup: dimension '{}' needs a prefix hierarchy (codes structured by length)",
+            r.dimension
+        ));
+    };
+    let finest = *tree.last().expect("prefix levels");
+    if r.levels.is_empty() || r.levels.windows(2).any(|w| w[0] <= w[1]) {
+        return Err("regroup.levels: code lengths, finest first, strictly decreasing".into());
+    }
+    if r.levels[0] != finest {
+        return Err(format!(
+            "regroup.levels must start with the finest code length of '{}' ({finest})",
+            r.dimension
+        ));
+    }
+    if !tree.contains(&r.unit) || r.unit >= finest {
+        return Err(format!(
+            "regroup.unit must be a coarser level of '{}' (one of {:?})",
+            r.dimension,
+            &tree[..tree.len() - 1]
+        ));
+    }
+    if let Some(l) = r.levels.iter().find(|&&l| l < r.unit) {
+        return Err(format!(
+            "regroup.levels: {l} is coarser than the unit ({})",
+            r.unit
+        ));
+    }
+    let residual = match r.residual.as_deref() {
+        None => None,
+        Some(m) => {
+            let mut chars = m.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if !c.is_ascii_digit() && c != ',' && !c.is_whitespace() => Some(c),
+                _ => {
+                    return Err(format!(
+                        "regroup.residual must be one character that is not a digit, not '{m}'"
+                    ))
+                }
+            }
+        }
+    };
+    let partner = match r.partner {
+        None => None,
+        Some(p) => {
+            let pdim = find(&p.dimension)?;
+            if pdim == dim {
+                return Err("regroup.partner: a dimension other than the regrouped one".into());
+            }
+            let HierarchySource::Known(h) = &dims[pdim].source else {
+                return Err(format!(
+                    "regroup.partner: dimension '{}' needs a file or hrc hierarchy",
+                    p.dimension
+                ));
+            };
+            if p.codes.is_empty() {
+                return Err("regroup.partner.codes: give at least one residual code".into());
+            }
+            for c in &p.codes {
+                match h.lookup(c) {
+                    Some(n) if h.is_leaf(n) && n != h.root() => {}
+                    _ => {
+                        return Err(format!(
+                            "regroup.partner.codes: '{c}' is not a detailed code of '{}'",
+                            p.dimension
+                        ))
+                    }
+                }
+            }
+            Some(PartnerPlan {
+                dim: pdim,
+                codes: p.codes,
+            })
+        }
+    };
+    Ok(RegroupPlan {
+        dim,
+        levels: r.levels,
+        unit: r.unit,
+        residual,
+        partner,
+    })
 }
 
 /// Reads a force file: a header naming dimensions (any subset) and

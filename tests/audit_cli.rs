@@ -281,6 +281,8 @@ fn audit_output_is_the_same_whatever_jobs() {
             .arg(repo("rules/drom-exports.toml"))
             .arg("--published")
             .arg(&masked)
+            .arg("--regroup")
+            .arg(out.join("regroup.csv"))
             .arg("--input")
             .arg(&records)
             .arg("--out")

@@ -240,6 +240,8 @@ fn demo_release_files_pass_an_independent_audit() {
             .arg(repo(&format!("rules/{rules}")))
             .arg("--published")
             .arg(dir.path().join(sub).join("published.csv"))
+            .arg("--regroup")
+            .arg(dir.path().join(sub).join("regroup.csv"))
             .arg("--input")
             .arg(dir.path().join("records.csv"))
             .arg("--out")

@@ -5,12 +5,14 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::money::format_bound;
 use crate::primary;
-use crate::protect::{aggregate_all, audit_all, verdict_message};
+use crate::protect::{aggregate_all, aggregate_one, audit_all, verdict_message};
 use crate::published::read_published;
-use crate::read::read_records;
+use crate::read::{read_records, Microdata};
+use crate::regroup::mapping::{read_csv, unit_depth};
+use crate::regroup::TableMap;
 use crate::report::{table_reports, Counts, Report, Verdict};
 use crate::rules::Rules;
 use crate::table::Table;
@@ -23,22 +25,35 @@ pub fn run(
     rules: &Rules,
     published: &Path,
     input: Option<&Path>,
+    regroup: Option<&Path>,
     out: Option<&Path>,
     quiet: bool,
 ) -> Result<i32> {
     let started = Instant::now();
     let file = read_published(published, rules)?;
+    let maps: Vec<TableMap> =
+        match (regroup, &rules.regroup) {
+            (None, _) => Vec::new(),
+            (Some(p), Some(plan)) => read_csv(p, rules, plan)?,
+            (Some(_), None) => return Err(Error::usage(
+                "--regroup needs rules with a [regroup] plan (the one the release was made with)",
+            )),
+        };
     let (mut tables, rows) = match input {
         Some(records) => {
             let data = read_records(records, rules)?;
-            let mut tables = aggregate_all(&data, rules)?;
+            let mut tables = if maps.is_empty() {
+                aggregate_all(&data, rules)?
+            } else {
+                regrouped_tables(&data, rules, &maps, regroup.expect("maps come from a file"))?
+            };
             for t in &mut tables {
                 primary::apply(t, &rules.primary, &rules.protection);
             }
             file.apply_to(published, &mut tables)?;
             (tables, data.rows)
         }
-        None => (file.tables(published, rules)?, 0),
+        None => (file.tables(published, rules, &maps)?, 0),
     };
     let audits = audit_all(&mut tables, input.is_some(), quiet)?;
     let split_names = rules.input.split.clone();
@@ -59,6 +74,7 @@ pub fn run(
         rows,
         rows_filtered: 0,
         totals: Counts::of(&tables, rules.input.decimals),
+        regroup: None,
         tables: table_reports(&tables, &audits, &split_names, rules.input.decimals),
         timings_ms: timings,
     };
@@ -81,6 +97,34 @@ pub fn run(
         println!("{message}");
     }
     Ok(if verdict == Verdict::Protected { 0 } else { 1 })
+}
+
+/// The records' tables at their published codes, as `regroup.csv` says.
+fn regrouped_tables(
+    data: &Microdata,
+    rules: &Rules,
+    maps: &[TableMap],
+    path: &Path,
+) -> Result<Vec<Table>> {
+    let plan = rules.regroup.as_ref().expect("maps need a plan");
+    let depth = unit_depth(rules, plan);
+    let top = rules.primary.top_needed();
+    data.tables
+        .iter()
+        .map(|td| {
+            let map = maps.iter().find(|m| m.split == td.split).ok_or_else(|| {
+                Error::at(
+                    path,
+                    None,
+                    format!("table {:?} is not in this file", td.split),
+                )
+            })?;
+            let (d, dims) = map
+                .apply(td, &data.hierarchies, plan, depth)
+                .map_err(|e| Error::at(path, None, format!("table {:?}: {e}", td.split)))?;
+            aggregate_one(&d, &dims, top)
+        })
+        .collect()
 }
 
 /// `audit.csv`: every masked cell with its interval and verdict, and every
