@@ -41,7 +41,7 @@ fn protect_file(rules: &Rules, input: &Path, method: Method) -> Figures {
     let opts = Options {
         quiet: true,
         method: Some(method),
-        time_limit: None,
+        ..Options::default()
     };
     let start = Instant::now();
     let run = protect::run(rules, input, &opts).unwrap();

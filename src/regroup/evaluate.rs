@@ -372,3 +372,101 @@ fn loss(
     }
     (total, block_primaries, margin_secret)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::MAX_DIMS;
+    use crate::rules::DominanceRule;
+
+    /// The README's worked example: heading 0303, one partner (DE > EU > WORLD).
+    #[test]
+    fn worked_example_losses() {
+        let codes = ["03031010", "03031020", "03031030", "03031040", "03031050"];
+        let product =
+            Arc::new(Hierarchy::from_prefix(Path::new("p"), codes, &[4, 8], "TOTAL").unwrap());
+        let country = Arc::new(
+            Hierarchy::from_csv_text(Path::new("c"), "WORLD,\nEU,WORLD\nDE,EU\n").unwrap(),
+        );
+        let dims = [product.clone(), country.clone()];
+        let plan = RegroupPlan {
+            dim: 0,
+            levels: vec![8, 6, 4],
+            unit: 4,
+            residual: Some('X'),
+            partner: None,
+        };
+        let rules = PrimaryRules {
+            min_contributors: 3,
+            dominance: vec![DominanceRule { n: 1, k: 85.0 }],
+            p_percent: None,
+        };
+        let prot = ProtectionRules {
+            safety_range: 10.0,
+            lower_factor: 1.0,
+        };
+        let ctx = Context::new(&dims, &plan, &rules, &prot);
+        // (operator, code index, value)
+        let rows = [
+            (0, 0, 100),
+            (1, 1, 10),
+            (2, 2, 10),
+            (3, 2, 10),
+            (4, 2, 10),
+            (5, 3, 1000),
+            (6, 3, 1000),
+            (7, 3, 1000),
+            (8, 4, 1000),
+            (9, 4, 1000),
+            (10, 4, 1000),
+        ];
+        let leaf = |i: usize| product.lookup(codes[i]).unwrap();
+        let de = country.lookup("DE").unwrap();
+        let contribs: Vec<Contribution> = rows
+            .iter()
+            .map(|&(unit, i, value)| {
+                let mut l = [0; MAX_DIMS];
+                l[0] = leaf(i);
+                l[1] = de;
+                Contribution {
+                    unit,
+                    leaf: l,
+                    value,
+                }
+            })
+            .collect();
+        let leaves: Vec<NodeId> = (0..5).map(leaf).collect();
+        let reference = detail(&ctx, &contribs, &leaves);
+        let block = |code: &str, idx: &[usize]| Block {
+            code: code.into(),
+            leaves: idx.iter().map(|&i| leaf(i)).collect(),
+        };
+        let finest: Vec<Block> = (0..5).map(|i| block(codes[i], &[i])).collect();
+        let e = evaluate(&ctx, &contribs, &finest, &reference);
+        assert_eq!((e.loss, e.primaries), (420, 6));
+        let residual = [
+            block("030310XX", &[0, 1, 2]),
+            block("03031040", &[3]),
+            block("03031050", &[4]),
+        ];
+        let e = evaluate(&ctx, &contribs, &residual, &reference);
+        assert_eq!((e.loss, e.primaries), (90, 0));
+        // The two secrets alone: still dominated (100 of 110), masked.
+        let dominated = [
+            block("030310XX", &[0, 1]),
+            block("03031030", &[2]),
+            block("03031040", &[3]),
+            block("03031050", &[4]),
+        ];
+        let e = evaluate(&ctx, &contribs, &dominated, &reference);
+        assert_eq!(e.block_primaries[0], 3);
+        assert_eq!(
+            e.loss,
+            110 * 3 + 30 * 3,
+            "masked 110 and one complement per row"
+        );
+        let whole = [block("030310", &[0, 1, 2, 3, 4])];
+        let e = evaluate(&ctx, &contribs, &whole, &reference);
+        assert_eq!((e.loss, e.primaries), (6030 * 3, 0));
+    }
+}
