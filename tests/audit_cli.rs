@@ -230,20 +230,7 @@ fn peer_sdctable_testproblem_disclosure_is_found() {
 fn audit_output_is_the_same_whatever_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("records.csv");
-    cellmask()
-        .args([
-            "generate",
-            "--profile",
-            "drom",
-            "--seed",
-            "4",
-            "--scale",
-            "0.02",
-            "--out",
-        ])
-        .arg(&records)
-        .assert()
-        .success();
+    common::generate("drom", "4", "0.02", &records);
     // cellmask's own masking (primary and secondary cells), audited again from the file.
     let out = dir.path().join("p");
     cellmask()

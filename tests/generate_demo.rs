@@ -6,23 +6,6 @@ mod common;
 
 use common::*;
 
-fn generate(profile: &str, seed: &str, scale: &str, out: &std::path::Path) {
-    cellmask()
-        .args([
-            "generate",
-            "--profile",
-            profile,
-            "--seed",
-            seed,
-            "--scale",
-            scale,
-            "--out",
-        ])
-        .arg(out)
-        .assert()
-        .success();
-}
-
 #[test]
 fn generate_is_deterministic_and_seeded() {
     let dir = tempfile::tempdir().unwrap();
@@ -174,6 +157,7 @@ fn same_output_whatever_jobs() {
             .success();
         outputs.push((
             std::fs::read(out.join("published.csv")).unwrap(),
+            std::fs::read(out.join("regroup.csv")).unwrap(),
             report_without_timings(&out),
         ));
     }

@@ -7,7 +7,8 @@
 //! 1. every detailed code on its own (the finest publication);
 //! 2. *residuals*: at each coarser level (SH6, then the unit), the secret
 //!    blocks below one code merged into its residual code (`870321XX`),
-//!    with as few non-secret siblings added as make it safe;
+//!    with non-secret siblings added until it is safe: as few as possible,
+//!    or the smallest first (two candidates);
 //! 3. *coarser codes*: at each intermediate level, every code holding a
 //!    secret published whole (the SH6 instead of its NC8 codes), then a
 //!    residual of what stays secret;
@@ -15,8 +16,8 @@
 //!
 //! "Secret" is taken two ways, each giving its candidates: a block with any
 //! primary cell, and a block whose margin (other dimensions at their
-//! totals) is primary. The least [`super::evaluate::loss`] wins; ties go to
-//! fewer primary secrets left, then to the finer candidate.
+//! totals) is primary. The least loss ([`Evaluation::loss`]) wins; ties go
+//! to fewer primary secrets left, then to the finer candidate.
 
 use std::collections::BTreeMap;
 

@@ -63,6 +63,24 @@ pub fn report_without_timings(dir: &Path) -> serde_json::Value {
     v
 }
 
+/// `cellmask generate --profile P --seed S --scale X --out F`, asserted to succeed.
+pub fn generate(profile: &str, seed: &str, scale: &str, out: &Path) {
+    cellmask()
+        .args([
+            "generate",
+            "--profile",
+            profile,
+            "--seed",
+            seed,
+            "--scale",
+            scale,
+            "--out",
+        ])
+        .arg(out)
+        .assert()
+        .success();
+}
+
 /// `cellmask protect --rules R --input F --out D`, more arguments to add.
 pub fn protect_cmd(rules: &Path, input: &Path, out: &Path) -> Command {
     let mut cmd = cellmask();
