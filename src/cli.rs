@@ -43,6 +43,21 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Protect many records files, each into its own folder under --out, in
+    /// parallel; a summary table at the end (also summary.csv).
+    Batch {
+        /// Rules file (TOML), e.g. rules/drom-imports.toml.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Output folder: one subfolder per file (named after it) and summary.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Records files, folders (every .csv inside) or patterns such as 'data/*.csv'.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Audit a masked table (from cellmask or another tool): the attacker's
     /// interval of every masked cell, exact disclosures, and with the
     /// records, the protection of every primary cell.
@@ -155,6 +170,20 @@ pub fn run(cli: Cli) -> Result<i32> {
                 println!("{}", protect::summary(&run));
             }
             Ok(if run.protected() { 0 } else { 1 })
+        }
+        Command::Batch {
+            rules,
+            out,
+            inputs,
+            common,
+        } => {
+            let opts = common.apply()?;
+            let rules = Rules::load(&rules)?;
+            let outcomes = crate::batch::run(&rules, &inputs, &out, &opts)?;
+            if !opts.quiet {
+                println!("{}", crate::batch::summary_text(&outcomes));
+            }
+            Ok(crate::batch::exit_code(&outcomes))
         }
         Command::Audit {
             rules,

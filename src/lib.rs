@@ -11,11 +11,12 @@
 //! 6. [`audit`]: the attacker's linear programs decide the verdict;
 //! 7. [`write`]: release and internal files, written atomically.
 //!
-//! [`protect`] runs the stages in order; [`rules`] and [`hierarchy`] describe
+//! [`protect`] runs the stages in order ([`batch`] over many files); [`rules`] and [`hierarchy`] describe
 //! the tables; [`generate`] makes synthetic records; [`demo`] shows it all.
 
 pub mod aggregate;
 pub mod audit;
+pub mod batch;
 pub mod cli;
 pub mod demo;
 pub mod error;

@@ -52,3 +52,21 @@ impl Progress {
         self.0.finish_and_clear();
     }
 }
+
+impl Progress {
+    /// A bar over files, with a message (tables done) after the count.
+    pub fn files(len: u64, quiet: bool) -> Progress {
+        let bar = Self::hidden_unless_terminal(ProgressBar::new(len), quiet);
+        bar.set_style(
+            ProgressStyle::with_template("files [{bar:30}] {pos}/{len}  {msg}  {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
+        Progress(bar)
+    }
+
+    pub fn set_message(&self, msg: String) {
+        self.0.set_message(msg);
+    }
+}
