@@ -17,7 +17,7 @@ use crate::primary;
 use crate::progress::Progress;
 use crate::read::{read_from, Microdata, TableData};
 use crate::regroup::{self, TableMap};
-use crate::report::{table_reports, Counts, Report, TableReport, Verdict};
+use crate::report::{table_reports, treated_by_name, Counts, Report, TableReport, Verdict};
 use crate::rules::{Method, RegroupPlan, Rules};
 use crate::secondary;
 use crate::table::{Status, Table};
@@ -118,6 +118,17 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         r.timings_ms.insert("secondary", o.millis);
         r.secondary = Some(o);
     }
+    for r in table_reports.iter_mut() {
+        let split: Vec<String> = data
+            .split_names
+            .iter()
+            .map(|n| r.split[n].clone())
+            .collect();
+        r.treatments = treated_by_name(
+            data.treated.iter().filter(|t| t.split == split),
+            rules.input.decimals,
+        );
+    }
     let mut regroup_total: Option<regroup::Stats> = None;
     for (r, s) in table_reports.iter_mut().zip(regroup_stats) {
         regroup_total.get_or_insert_with(Default::default).add(&s);
@@ -143,6 +154,7 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         rows_filtered: data.rows_filtered,
         totals: Counts::of(&tables, rules.input.decimals),
         regroup: regroup_total,
+        treatments: treated_by_name(&data.treated, rules.input.decimals),
         tables: table_reports,
         timings_ms: timings,
     };

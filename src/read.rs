@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
-use crate::rules::{HierarchySource, Rules};
+use crate::rules::{HierarchySource, Rules, TreatmentKind};
 
 /// Most dimensions a table may have. Keys are fixed arrays so that folding
 /// millions of rows allocates nothing per row.
@@ -58,6 +58,57 @@ pub struct Microdata {
     /// Rows used, and rows left out by the `keep` filter.
     pub rows: u64,
     pub rows_filtered: u64,
+    /// What the rules' record treatments did, per table and treatment.
+    pub treated: Vec<Treated>,
+}
+
+/// Rows and value a record treatment touched in one table (rows left out,
+/// copied or changed), sorted by split values then treatment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Treated {
+    pub split: Vec<String>,
+    pub name: String,
+    pub kind: TreatmentKind,
+    pub rows: u64,
+    pub value: i64,
+}
+
+/// A treatment with its columns resolved.
+struct Compiled {
+    kind: TreatmentKind,
+    name: String,
+    when: Vec<(usize, Vec<String>)>,
+    since: Vec<(usize, i64)>,
+    until: Vec<(usize, i64)>,
+    set: Vec<(usize, String)>,
+}
+
+impl Compiled {
+    /// Whether a row matches; a bound on a column that is not an integer is
+    /// an error (a year must be readable for the rule to be applied).
+    fn matches(&self, fields: &[&str], columns: &[String]) -> std::result::Result<bool, String> {
+        if !self
+            .when
+            .iter()
+            .all(|(c, v)| v.iter().any(|x| x == fields[*c]))
+        {
+            return Ok(false);
+        }
+        for (bounds, lower) in [(&self.since, true), (&self.until, false)] {
+            for &(c, b) in bounds {
+                let v: i64 = fields[c].parse().map_err(|_| {
+                    format!(
+                        "column '{}': '{}' is not an integer (needed by '{}')",
+                        columns[c], fields[c], self.name
+                    )
+                })?;
+                if (lower && v < b) || (!lower && v > b) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Picks the delimiter of a header line: the most frequent of tab, `;`, `,`.
@@ -145,6 +196,9 @@ struct Shared<'a> {
     c_split: Vec<usize>,
     c_keep: Vec<(usize, Vec<String>)>,
     c_dims: Vec<usize>,
+    /// Columns the rules read (the others are never checked).
+    used: Vec<bool>,
+    treat: Vec<Compiled>,
     dim_names: Vec<String>,
     checks: Vec<CodeCheck>,
     codes: Vec<Interner>,
@@ -163,6 +217,8 @@ struct Partial {
     diags: Diagnostics,
     rows: u64,
     rows_filtered: u64,
+    /// (treatment, split values joined by `\u{1f}`) -> (rows, value).
+    treated: FxHashMap<(u16, String), (u64, i64)>,
 }
 
 /// A piece of the file holding whole records, and its first line number.
@@ -229,8 +285,42 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         .map(|(k, v)| (col(k), v.clone()))
         .collect();
     let c_dims: Vec<usize> = dims.iter().map(|d| col(&d.column)).collect();
+    let treat: Vec<Compiled> = rules
+        .treatments
+        .iter()
+        .map(|t| Compiled {
+            kind: t.kind,
+            name: t.name.clone(),
+            when: t.when.iter().map(|(c, v)| (col(c), v.clone())).collect(),
+            since: t.since.iter().map(|(c, v)| (col(c), *v)).collect(),
+            until: t.until.iter().map(|(c, v)| (col(c), *v)).collect(),
+            set: t.set.iter().map(|(c, v)| (col(c), v.clone())).collect(),
+        })
+        .collect();
     missing.into_result()?;
 
+    let used = {
+        let mut used = vec![false; columns.len()];
+        let named = [c_contrib, c_value]
+            .into_iter()
+            .chain(c_holding)
+            .chain(c_split.iter().copied())
+            .chain(c_keep.iter().map(|k| k.0))
+            .chain(c_dims.iter().copied())
+            .chain(treat.iter().flat_map(|t| {
+                t.when
+                    .iter()
+                    .map(|w| w.0)
+                    .chain(t.since.iter().map(|w| w.0))
+                    .chain(t.until.iter().map(|w| w.0))
+                    .chain(t.set.iter().map(|w| w.0))
+                    .collect::<Vec<_>>()
+            }));
+        for c in named {
+            used[c] = true;
+        }
+        used
+    };
     let shared = Shared {
         path,
         delimiter,
@@ -241,7 +331,9 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         c_holding,
         c_split,
         c_keep,
+        used,
         c_dims,
+        treat,
         dim_names: dims.iter().map(|d| d.name.clone()).collect(),
         checks: dims
             .iter()
@@ -302,6 +394,26 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
     let diags = Diagnostics::merge_by_line(partials.iter().map(|p| p.diags.clone()));
     diags.into_result()?;
     let rows: u64 = partials.iter().map(|p| p.rows).sum();
+    let mut treated: std::collections::BTreeMap<(Vec<String>, u16), (u64, i64)> =
+        Default::default();
+    for p in &partials {
+        for ((t, split), (n, v)) in &p.treated {
+            let split: Vec<String> = split.split('\u{1f}').map(String::from).collect();
+            let e = treated.entry((split, *t)).or_default();
+            e.0 += n;
+            e.1 += v;
+        }
+    }
+    let treated: Vec<Treated> = treated
+        .into_iter()
+        .map(|((split, t), (rows, value))| Treated {
+            split,
+            name: shared.treat[t as usize].name.clone(),
+            kind: shared.treat[t as usize].kind,
+            rows,
+            value,
+        })
+        .collect();
     let rows_filtered: u64 = partials.iter().map(|p| p.rows_filtered).sum();
     if rows == 0 {
         let why = if rows_filtered > 0 {
@@ -350,6 +462,7 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         folded,
         rows,
         rows_filtered,
+        treated,
     )
 }
 
@@ -436,7 +549,6 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
         .has_headers(false)
         .from_reader(block.bytes.as_slice());
     let mut record = csv::ByteRecord::new();
-    let mut split_key: SmallVec<[u32; 4]> = SmallVec::new();
     loop {
         let pos_line = rdr.position().line();
         let ok = rdr.read_byte_record(&mut record);
@@ -465,120 +577,222 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
             );
             continue;
         }
-        let field = |i: usize| -> std::result::Result<&str, String> {
-            std::str::from_utf8(&record[i])
-                .map(str::trim)
-                .map_err(|_| format!("column '{}' is not valid UTF-8", s.columns[i]))
-        };
-        macro_rules! get {
-            ($i:expr) => {
-                match field($i) {
-                    Ok(v) => v,
-                    Err(m) => {
-                        part.diags.push(path, Some(line), m);
-                        continue;
-                    }
-                }
-            };
-        }
-        // Rows outside the rule set's scope are not errors: they are skipped.
-        let mut kept = true;
-        for (i, allowed) in &s.c_keep {
-            let v = get!(*i);
-            if !allowed.iter().any(|a| a == v) {
-                kept = false;
-            }
-        }
-        if !kept {
-            part.rows_filtered += 1;
-            continue;
-        }
-        let mut bad = false;
-        let contributor = get!(s.c_contrib);
-        if contributor.is_empty() {
-            part.diags.push(
-                path,
-                Some(line),
-                format!("empty contributor ('{}')", s.columns[s.c_contrib]),
-            );
-            bad = true;
-        }
-        let value = match parse_amount(get!(s.c_value), s.decimals, s.comma_decimal) {
-            Ok(v) => v,
-            Err(m) => {
-                part.diags
-                    .push(path, Some(line), format!("{}: {m}", s.columns[s.c_value]));
-                bad = true;
-                0
-            }
-        };
-        split_key.clear();
-        for (k, &i) in s.c_split.iter().enumerate() {
-            let v = get!(i);
-            if v.is_empty() {
-                part.diags.push(
-                    path,
-                    Some(line),
-                    format!("empty split variable '{}'", s.columns[i]),
-                );
-                bad = true;
-            }
-            split_key.push(caches.split_values[k].id(&s.split_values[k], v));
-        }
-        let mut leaf: Leaf = [0; MAX_DIMS];
-        for (k, &i) in s.c_dims.iter().enumerate() {
-            let code = get!(i);
-            match check_code(&s.checks[k], code) {
-                Ok(Some(node)) => leaf[k] = node,
-                Ok(None) => {
-                    let code = match s.checks[k] {
-                        CodeCheck::Prefix { len, .. } => &code[..len],
-                        _ => code,
-                    };
-                    leaf[k] = caches.codes[k].id(&s.codes[k], code);
-                }
-                Err(m) => {
+        let mut fields: SmallVec<[&str; 16]> = SmallVec::new();
+        let mut utf8_ok = true;
+        for i in 0..record.len() {
+            match std::str::from_utf8(&record[i]) {
+                Ok(v) => fields.push(v.trim()),
+                // Columns the rules do not read are ignored, whatever they hold.
+                Err(_) if !s.used[i] => fields.push(""),
+                Err(_) => {
                     part.diags.push(
                         path,
                         Some(line),
-                        format!("{} '{}': {m}", s.dim_names[k], code),
+                        format!("column '{}' is not valid UTF-8", s.columns[i]),
                     );
-                    bad = true;
+                    utf8_ok = false;
+                    break;
                 }
             }
         }
-        if bad {
+        if !utf8_ok {
             continue;
         }
-        let unit = match s.c_holding {
-            Some(h) => {
-                let g = get!(h);
-                if g.is_empty() {
-                    caches.units.id(&s.units, &format!("c\u{1f}{contributor}"))
-                } else {
-                    caches.units.id(&s.units, &format!("h\u{1f}{g}"))
-                }
-            }
-            None => caches.units.id(&s.units, contributor),
-        };
-        let split = match caches.split_keys.get(&split_key) {
-            Some(&id) => id,
-            None => {
-                let text: Vec<String> = split_key.iter().map(|v| v.to_string()).collect();
-                let id = s.split_keys.id(&text.join(","));
-                caches.split_keys.insert(split_key.clone(), id);
-                id
-            }
-        };
-        let slot = part.folded.entry((split, unit, leaf)).or_insert(0);
-        match slot.checked_add(value) {
-            Some(v) => *slot = v,
-            None => {
-                part.diags.push(path, Some(line), "sum of values overflows");
+        if s.treat.is_empty() {
+            fold_row(s, caches, part, line, &fields, &[]);
+            continue;
+        }
+        // Recodes change the row, mirrors add copies; each then folds alone.
+        let mut tags: SmallVec<[u16; 4]> = SmallVec::new();
+        let mut failed = false;
+        for (i, t) in s.treat.iter().enumerate() {
+            if t.kind != TreatmentKind::Recode {
                 continue;
             }
+            match t.matches(&fields, &s.columns) {
+                Ok(true) => {
+                    for (c, v) in &t.set {
+                        fields[*c] = v;
+                    }
+                    tags.push(i as u16);
+                }
+                Ok(false) => {}
+                Err(m) => {
+                    part.diags.push(path, Some(line), m);
+                    failed = true;
+                }
+            }
         }
-        part.rows += 1;
+        if failed {
+            continue;
+        }
+        let mut copies: SmallVec<[(SmallVec<[&str; 16]>, u16); 2]> = SmallVec::new();
+        for (i, t) in s.treat.iter().enumerate() {
+            if t.kind != TreatmentKind::Mirror {
+                continue;
+            }
+            match t.matches(&fields, &s.columns) {
+                Ok(true) => {
+                    let mut copy = fields.clone();
+                    for (c, v) in &t.set {
+                        copy[*c] = v;
+                    }
+                    copies.push((copy, i as u16));
+                }
+                Ok(false) => {}
+                Err(m) => {
+                    part.diags.push(path, Some(line), m);
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            continue;
+        }
+        fold_row(s, caches, part, line, &fields, &tags);
+        for (copy, tag) in &copies {
+            fold_row(s, caches, part, line, copy, std::slice::from_ref(tag));
+        }
+    }
+}
+
+/// Folds one row (after recodes; a mirror's copy is a row of its own):
+/// the `keep` filter, exclusions, checks, then its value into its cell.
+/// `tags` are the treatments that made or changed the row, counted per
+/// table once the row is kept.
+fn fold_row(
+    s: &Shared,
+    caches: &mut Caches,
+    part: &mut Partial,
+    line: u64,
+    fields: &[&str],
+    tags: &[u16],
+) {
+    let path = s.path;
+    // Rows outside the rule set's scope are not errors: they are skipped.
+    if !s
+        .c_keep
+        .iter()
+        .all(|(i, allowed)| allowed.iter().any(|a| a == fields[*i]))
+    {
+        part.rows_filtered += 1;
+        return;
+    }
+    let mut bad = false;
+    let contributor = fields[s.c_contrib];
+    if contributor.is_empty() {
+        part.diags.push(
+            path,
+            Some(line),
+            format!("empty contributor ('{}')", s.columns[s.c_contrib]),
+        );
+        bad = true;
+    }
+    let value = match parse_amount(fields[s.c_value], s.decimals, s.comma_decimal) {
+        Ok(v) => v,
+        Err(m) => {
+            part.diags
+                .push(path, Some(line), format!("{}: {m}", s.columns[s.c_value]));
+            bad = true;
+            0
+        }
+    };
+    let split_text = || {
+        s.c_split
+            .iter()
+            .map(|&i| fields[i])
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    };
+    for (i, t) in s.treat.iter().enumerate() {
+        if t.kind != TreatmentKind::Exclude {
+            continue;
+        }
+        match t.matches(fields, &s.columns) {
+            Ok(true) if !bad => {
+                let e = part.treated.entry((i as u16, split_text())).or_default();
+                e.0 += 1;
+                e.1 += value;
+                return;
+            }
+            Ok(_) => {}
+            Err(m) => {
+                part.diags.push(path, Some(line), m);
+                return;
+            }
+        }
+    }
+    let mut split_key: SmallVec<[u32; 4]> = SmallVec::new();
+    for (k, &i) in s.c_split.iter().enumerate() {
+        let v = fields[i];
+        if v.is_empty() {
+            part.diags.push(
+                path,
+                Some(line),
+                format!("empty split variable '{}'", s.columns[i]),
+            );
+            bad = true;
+        }
+        split_key.push(caches.split_values[k].id(&s.split_values[k], v));
+    }
+    let mut leaf: Leaf = [0; MAX_DIMS];
+    for (k, &i) in s.c_dims.iter().enumerate() {
+        let code = fields[i];
+        match check_code(&s.checks[k], code) {
+            Ok(Some(node)) => leaf[k] = node,
+            Ok(None) => {
+                let code = match s.checks[k] {
+                    CodeCheck::Prefix { len, .. } => &code[..len],
+                    _ => code,
+                };
+                leaf[k] = caches.codes[k].id(&s.codes[k], code);
+            }
+            Err(m) => {
+                part.diags.push(
+                    path,
+                    Some(line),
+                    format!("{} '{}': {m}", s.dim_names[k], code),
+                );
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        return;
+    }
+    let unit = match s.c_holding {
+        Some(h) => {
+            let g = fields[h];
+            if g.is_empty() {
+                caches.units.id(&s.units, &format!("c\u{1f}{contributor}"))
+            } else {
+                caches.units.id(&s.units, &format!("h\u{1f}{g}"))
+            }
+        }
+        None => caches.units.id(&s.units, contributor),
+    };
+    let split = match caches.split_keys.get(&split_key) {
+        Some(&id) => id,
+        None => {
+            let text: Vec<String> = split_key.iter().map(|v| v.to_string()).collect();
+            let id = s.split_keys.id(&text.join(","));
+            caches.split_keys.insert(split_key.clone(), id);
+            id
+        }
+    };
+    let slot = part.folded.entry((split, unit, leaf)).or_insert(0);
+    match slot.checked_add(value) {
+        Some(v) => *slot = v,
+        None => {
+            part.diags.push(path, Some(line), "sum of values overflows");
+            return;
+        }
+    }
+    part.rows += 1;
+    for &t in tags {
+        let e = part.treated.entry((t, split_text())).or_default();
+        e.0 += 1;
+        e.1 += value;
     }
 }
 
@@ -626,6 +840,7 @@ fn finish(
     folded: FxHashMap<FoldKey, i64>,
     rows: u64,
     rows_filtered: u64,
+    treated: Vec<Treated>,
 ) -> Result<Microdata> {
     let dims = &rules.dimensions;
     let mut hierarchies = Vec::with_capacity(dims.len());
@@ -712,6 +927,7 @@ fn finish(
         tables,
         rows,
         rows_filtered,
+        treated,
     })
 }
 

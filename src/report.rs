@@ -24,6 +24,9 @@ pub struct Report {
     /// What regrouping did, over all tables (when it ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regroup: Option<crate::regroup::Stats>,
+    /// What the rules' record treatments did, over the whole file.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub treatments: BTreeMap<String, TreatedCount>,
     pub tables: Vec<TableReport>,
     /// Wall-clock time per stage, milliseconds (the only varying part).
     pub timings_ms: BTreeMap<&'static str, u64>,
@@ -60,6 +63,9 @@ pub struct TableReport {
     pub protected: bool,
     #[serde(flatten)]
     pub counts: Counts,
+    /// What the rules' record treatments did to this table's records.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub treatments: BTreeMap<String, TreatedCount>,
     /// What regrouping did (protect with a regrouping plan only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub regroup: Option<crate::regroup::Stats>,
@@ -70,6 +76,39 @@ pub struct TableReport {
     /// Wall-clock time of this table's stages, ms (solver time; varies).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub timings_ms: BTreeMap<&'static str, u64>,
+}
+
+/// Rows and value a record treatment left out, copied or changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TreatedCount {
+    pub kind: crate::rules::TreatmentKind,
+    pub rows: u64,
+    pub value: String,
+}
+
+/// Treatment counts by name, summed over `items`.
+pub fn treated_by_name<'a>(
+    items: impl IntoIterator<Item = &'a crate::read::Treated>,
+    decimals: u32,
+) -> BTreeMap<String, TreatedCount> {
+    let mut sums: BTreeMap<String, (crate::rules::TreatmentKind, u64, i64)> = BTreeMap::new();
+    for t in items {
+        let e = sums.entry(t.name.clone()).or_insert((t.kind, 0, 0));
+        e.1 += t.rows;
+        e.2 += t.value;
+    }
+    sums.into_iter()
+        .map(|(name, (kind, rows, value))| {
+            (
+                name,
+                TreatedCount {
+                    kind,
+                    rows,
+                    value: format_amount(value, decimals),
+                },
+            )
+        })
+        .collect()
 }
 
 /// What the audit of a table did and found.
@@ -126,6 +165,7 @@ pub fn table_reports(
                 .collect(),
             protected: a.passed(),
             counts: Counts::of([t], decimals),
+            treatments: BTreeMap::new(),
             regroup: None,
             secondary: None,
             audit: AuditReport::of(a),

@@ -64,6 +64,29 @@ struct RulesFile {
     #[serde(default)]
     secondary: SecondaryFile,
     regroup: Option<RegroupFile>,
+    #[serde(default)]
+    exclude: Vec<TreatmentFile>,
+    #[serde(default)]
+    mirror: Vec<TreatmentFile>,
+    #[serde(default)]
+    recode: Vec<TreatmentFile>,
+}
+
+/// A rule-set specific treatment of records (`[[exclude]]`, `[[mirror]]`,
+/// `[[recode]]`): rows matching `when` (column -> accepted values) and the
+/// optional year-like bounds `since` / `until` (column -> integer,
+/// inclusive) are left out, copied with `set` applied, or changed by `set`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreatmentFile {
+    name: String,
+    when: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    since: BTreeMap<String, i64>,
+    #[serde(default)]
+    until: BTreeMap<String, i64>,
+    #[serde(default)]
+    set: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +228,37 @@ pub struct Rules {
     pub secondary: SecondaryRules,
     /// Treatment 1 (SPEC section 6); `None` when the rules have no plan.
     pub regroup: Option<RegroupPlan>,
+    /// Record treatments (SPEC section 6), in the order they apply:
+    /// recodes, then mirrors, then exclusions.
+    pub treatments: Vec<Treatment>,
+}
+
+/// What a [`Treatment`] does to a matching record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TreatmentKind {
+    /// Its columns are changed (`set`), e.g. energy flows to Paris.
+    Recode,
+    /// A copy with `set` applied is added, e.g. Interdom dispatches as
+    /// imports of the receiving territory (same value, same contributor).
+    Mirror,
+    /// It is left out, e.g. Guyane's space products.
+    Exclude,
+}
+
+/// A rule-set specific treatment of records, applied while reading.
+#[derive(Debug, Clone)]
+pub struct Treatment {
+    pub name: String,
+    pub kind: TreatmentKind,
+    /// Column -> accepted values (all must hold).
+    pub when: Vec<(String, Vec<String>)>,
+    /// Column -> lowest accepted integer (a year), inclusive.
+    pub since: Vec<(String, i64)>,
+    /// Column -> highest accepted integer, inclusive.
+    pub until: Vec<(String, i64)>,
+    /// Column -> new value (recode and mirror).
+    pub set: Vec<(String, String)>,
 }
 
 /// Which columns of the records hold what.
@@ -537,6 +591,38 @@ impl Rules {
             .map(|r| regroup_plan(r, &dimensions))
             .transpose()
             .map_err(bad)?;
+        let mut treatments = Vec::new();
+        for (kind, list) in [
+            (TreatmentKind::Recode, f.recode),
+            (TreatmentKind::Mirror, f.mirror),
+            (TreatmentKind::Exclude, f.exclude),
+        ] {
+            for t in list {
+                let what = format!("{kind:?}").to_lowercase();
+                if t.when.is_empty() {
+                    return Err(bad(format!("{what} '{}': 'when' names no column", t.name)));
+                }
+                if (kind == TreatmentKind::Exclude) != t.set.is_empty() {
+                    return Err(bad(format!(
+                        "{what} '{}': {}",
+                        t.name,
+                        if kind == TreatmentKind::Exclude {
+                            "an exclusion takes no 'set'"
+                        } else {
+                            "'set' must give the new values"
+                        }
+                    )));
+                }
+                treatments.push(Treatment {
+                    name: t.name,
+                    kind,
+                    when: t.when.into_iter().collect(),
+                    since: t.since.into_iter().collect(),
+                    until: t.until.into_iter().collect(),
+                    set: t.set.into_iter().collect(),
+                });
+            }
+        }
         let name = f.name.unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -571,6 +657,7 @@ impl Rules {
                 mask,
             },
             regroup,
+            treatments,
         })
     }
 

@@ -75,6 +75,7 @@ pub fn run(
         rows_filtered: 0,
         totals: Counts::of(&tables, rules.input.decimals),
         regroup: None,
+        treatments: Default::default(),
         tables: table_reports(&tables, &audits, &split_names, rules.input.decimals),
         timings_ms: timings,
     };
