@@ -1,0 +1,155 @@
+//! Rule-set specifics (SPEC section 6) on hand-built files with the shipped
+//! rule sets: Guyane's space products left out by year, Interdom dispatches
+//! mirrored as imports, natural gas and electricity attributed to Paris;
+//! each reported in `report.json`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{data, protect_cmd, read_csv, repo};
+
+/// The cells of `cells.csv` as (codes joined by `|`) -> value.
+fn cells(out: &Path, columns: &[&str]) -> std::collections::HashMap<String, String> {
+    read_csv(&out.join("cells.csv"))
+        .into_iter()
+        .map(|r| {
+            let key: Vec<&str> = columns.iter().map(|c| r[*c].as_str()).collect();
+            (key.join("|"), r["value"].clone())
+        })
+        .collect()
+}
+
+fn report(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn guyane_space_products_are_left_out_by_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(
+        &repo("rules/drom-imports.toml"),
+        &data("drom_specifics.csv"),
+        &out,
+    )
+    .args(["-q", "--no-regroup"])
+    .assert()
+    .success();
+    let c = cells(&out, &["territory", "product", "country"]);
+    // 88026011 always; 88039021 up to 2021; 88079021 from 2022.
+    assert!(!c.contains_key("GF|88026011|FR"));
+    assert!(!c.contains_key("GF|8802|FR"));
+    assert_eq!(
+        c["GF|88039021|FR"], "300.00",
+        "2022's row of the old code stays"
+    );
+    assert_eq!(
+        c["GF|88079021|FR"], "700.00",
+        "2021's row of the new code stays"
+    );
+    let r = report(&out);
+    let gf = r["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["split"]["territory"] == "GF")
+        .unwrap();
+    let space = &gf["treatments"]["Guyane space products"];
+    assert_eq!(space["kind"], "exclude");
+    assert_eq!(space["rows"], 3);
+    assert_eq!(space["value"], "1900.00");
+    assert_eq!(r["treatments"]["Guyane space products"]["rows"], 3);
+}
+
+#[test]
+fn interdom_dispatches_are_mirrored_as_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(
+        &repo("rules/drom-imports.toml"),
+        &data("drom_specifics.csv"),
+        &out,
+    )
+    .args(["-q", "--no-regroup"])
+    .assert()
+    .success();
+    let c = cells(&out, &["territory", "product", "country"]);
+    // GP's export to MQ is MQ's import from GP (same value), and the reverse.
+    assert_eq!(c["MQ|22030001|GP"], "250.00");
+    assert_eq!(c["GP|22030001|MQ"], "80.00");
+    // Only the imports and the mirror: MQ's own export to FR is not counted.
+    assert_eq!(c["MQ|22030001|WORLD"], "550.00");
+    // Same operator: MQ's import from GP has one contributor (g1).
+    let mq_gp = read_csv(&out.join("cells.csv"))
+        .into_iter()
+        .find(|r| r["territory"] == "MQ" && r["product"] == "22030001" && r["country"] == "GP")
+        .unwrap();
+    assert_eq!(mq_gp["contributors"], "1");
+    assert_eq!(mq_gp["status"], "primary");
+    let r = report(&out);
+    assert_eq!(r["treatments"]["Interdom GP to MQ"]["rows"], 1);
+    assert_eq!(r["treatments"]["Interdom GP to MQ"]["value"], "250.00");
+    assert_eq!(r["treatments"]["Interdom MQ to GP"]["value"], "80.00");
+    // The exports rule set has no mirror: nothing added there.
+    let exports = dir.path().join("exports");
+    protect_cmd(
+        &repo("rules/drom-exports.toml"),
+        &data("drom_specifics.csv"),
+        &exports,
+    )
+    .args(["-q", "--no-regroup"])
+    .assert()
+    .success();
+    assert!(report(&exports)["treatments"]
+        .get("Interdom GP to MQ")
+        .is_none());
+}
+
+#[test]
+fn natural_gas_and_electricity_go_to_paris() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(
+        &repo("rules/regional.toml"),
+        &data("regional_energy.csv"),
+        &out,
+    )
+    .arg("-q")
+    .assert()
+    .success();
+    let c = cells(&out, &["department", "product", "country"]);
+    assert_eq!(c["75|27160000|ES"], "500.00");
+    assert_eq!(c["75|27112100|NO"], "1000.00");
+    assert!(!c.contains_key("13|27160000|ES"));
+    assert!(!c.contains_key("59|27112100|NO"));
+    // Other products keep their department.
+    assert_eq!(c["13|22030001|ES"], "300.00");
+    let r = report(&out);
+    let t = &r["treatments"]["natural gas and electricity to Paris"];
+    assert_eq!(
+        (t["kind"].as_str(), t["rows"].as_u64()),
+        (Some("recode"), Some(3))
+    );
+}
+
+#[test]
+fn a_bound_on_a_column_that_is_not_a_year_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "operator,territory,flow,product,country,value,year\ns1,GF,I,88039021,FR,500,soon\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = protect_cmd(&repo("rules/drom-imports.toml"), &bad, &out)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&o);
+    assert!(err.contains("bad.csv:2") && err.contains("'soon'"), "{err}");
+    assert!(!out.exists());
+}
