@@ -78,8 +78,9 @@ struct Compiled {
     kind: TreatmentKind,
     name: String,
     when: Vec<(usize, Vec<String>)>,
-    since: Vec<(usize, i64)>,
-    until: Vec<(usize, i64)>,
+    /// (column if present, its name, bound).
+    since: Vec<(Option<usize>, String, i64)>,
+    until: Vec<(Option<usize>, String, i64)>,
     set: Vec<(usize, String)>,
 }
 
@@ -95,7 +96,16 @@ impl Compiled {
             return Ok(false);
         }
         for (bounds, lower) in [(&self.since, true), (&self.until, false)] {
-            for &(c, b) in bounds {
+            for (c, name, b) in bounds {
+                let (c, b) = match c {
+                    Some(c) => (*c, *b),
+                    None => {
+                        return Err(format!(
+                            "'{}' needs a '{name}' column to decide this row",
+                            self.name
+                        ))
+                    }
+                };
                 let v: i64 = fields[c].parse().map_err(|_| {
                     format!(
                         "column '{}': '{}' is not an integer (needed by '{}')",
@@ -285,19 +295,44 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         .map(|(k, v)| (col(k), v.clone()))
         .collect();
     let c_dims: Vec<usize> = dims.iter().map(|d| col(&d.column)).collect();
-    let treat: Vec<Compiled> = rules
-        .treatments
-        .iter()
-        .map(|t| Compiled {
+    missing.into_result()?;
+    // A treatment's columns may be absent: a `when` column that is missing
+    // never matches; a missing bound column makes matching rows errors.
+    let opt_col = |name: &str| columns.iter().position(|c| c == name);
+    let mut treat: Vec<Compiled> = Vec::new();
+    for t in &rules.treatments {
+        let when: Option<Vec<(usize, Vec<String>)>> = t
+            .when
+            .iter()
+            .map(|(c, v)| opt_col(c).map(|i| (i, v.clone())))
+            .collect();
+        let Some(when) = when else { continue };
+        let bound = |list: &[(String, i64)]| -> Vec<(Option<usize>, String, i64)> {
+            list.iter()
+                .map(|(c, v)| (opt_col(c), c.clone(), *v))
+                .collect()
+        };
+        let set: Option<Vec<(usize, String)>> = t
+            .set
+            .iter()
+            .map(|(c, v)| opt_col(c).map(|i| (i, v.clone())))
+            .collect();
+        let Some(set) = set else {
+            return Err(Error::at(
+                path,
+                Some(1),
+                format!("'{}' sets a column that the header lacks", t.name),
+            ));
+        };
+        treat.push(Compiled {
             kind: t.kind,
             name: t.name.clone(),
-            when: t.when.iter().map(|(c, v)| (col(c), v.clone())).collect(),
-            since: t.since.iter().map(|(c, v)| (col(c), *v)).collect(),
-            until: t.until.iter().map(|(c, v)| (col(c), *v)).collect(),
-            set: t.set.iter().map(|(c, v)| (col(c), v.clone())).collect(),
-        })
-        .collect();
-    missing.into_result()?;
+            when,
+            since: bound(&t.since),
+            until: bound(&t.until),
+            set,
+        });
+    }
 
     let used = {
         let mut used = vec![false; columns.len()];
@@ -311,8 +346,8 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
                 t.when
                     .iter()
                     .map(|w| w.0)
-                    .chain(t.since.iter().map(|w| w.0))
-                    .chain(t.until.iter().map(|w| w.0))
+                    .chain(t.since.iter().filter_map(|w| w.0))
+                    .chain(t.until.iter().filter_map(|w| w.0))
                     .chain(t.set.iter().map(|w| w.0))
                     .collect::<Vec<_>>()
             }));
@@ -540,6 +575,9 @@ fn cut_blocks<R: Read>(r: &mut R, tx: &mpsc::SyncSender<Block>) -> std::io::Resu
     }
 }
 
+/// A row's fields, trimmed.
+type Fields<'a> = SmallVec<[&'a str; 16]>;
+
 /// Parses one block and folds its rows into `part`.
 fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial) {
     let path = s.path;
@@ -577,7 +615,7 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
             );
             continue;
         }
-        let mut fields: SmallVec<[&str; 16]> = SmallVec::new();
+        let mut fields: Fields = SmallVec::new();
         let mut utf8_ok = true;
         for i in 0..record.len() {
             match std::str::from_utf8(&record[i]) {
@@ -626,7 +664,7 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
         if failed {
             continue;
         }
-        let mut copies: SmallVec<[(SmallVec<[&str; 16]>, u16); 2]> = SmallVec::new();
+        let mut copies: SmallVec<[(Fields, u16); 2]> = SmallVec::new();
         for (i, t) in s.treat.iter().enumerate() {
             if t.kind != TreatmentKind::Mirror {
                 continue;

@@ -137,19 +137,29 @@ fn natural_gas_and_electricity_go_to_paris() {
 fn a_bound_on_a_column_that_is_not_a_year_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
-    std::fs::write(
-        &bad,
-        "operator,territory,flow,product,country,value,year\ns1,GF,I,88039021,FR,500,soon\n",
-    )
-    .unwrap();
     let out = dir.path().join("out");
-    let o = protect_cmd(&repo("rules/drom-imports.toml"), &bad, &out)
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8_lossy(&o);
+    // The error message of protecting `text` (exit 2, nothing written).
+    let error_of = |text: &str| {
+        std::fs::write(&bad, text).unwrap();
+        let o = protect_cmd(&repo("rules/drom-imports.toml"), &bad, &out)
+            .assert()
+            .code(2)
+            .get_output()
+            .stderr
+            .clone();
+        String::from_utf8_lossy(&o).into_owned()
+    };
+    let err = error_of(
+        "operator,territory,flow,product,country,value,year\ns1,GF,I,88039021,FR,500,soon\n",
+    );
     assert!(err.contains("bad.csv:2") && err.contains("'soon'"), "{err}");
     assert!(!out.exists());
+    // Without a year column (SPEC's DROM columns), only the rows a year
+    // would decide are errors; the always-excluded codes are left out.
+    let err = error_of(
+        "operator,territory,flow,product,country,value\ns1,GF,I,88026011,FR,500\ns1,GF,I,88039021,FR,500\n",
+    );
+    assert!(!out.exists());
+    assert!(err.contains("bad.csv:3") && err.contains("'year'"), "{err}");
+    assert!(!err.contains("bad.csv:2"), "{err}");
 }
