@@ -163,3 +163,51 @@ fn a_bound_on_a_column_that_is_not_a_year_is_an_error() {
     assert!(err.contains("bad.csv:3") && err.contains("'year'"), "{err}");
     assert!(!err.contains("bad.csv:2"), "{err}");
 }
+
+/// `generate --profile drom` writes what the treatments act on: Interdom
+/// dispatches both ways and Guyane's space products of the year's codes.
+#[test]
+fn generated_drom_files_hold_interdom_and_space_records() {
+    let dir = tempfile::tempdir().unwrap();
+    for (year, old, new) in [("2021", true, false), ("2023", false, true)] {
+        let f = dir.path().join(format!("drom-{year}.csv"));
+        common::cellmask()
+            .args([
+                "generate",
+                "--profile",
+                "drom",
+                "--seed",
+                "1",
+                "--scale",
+                "0.05",
+                "--year",
+                year,
+                "--out",
+            ])
+            .arg(&f)
+            .assert()
+            .success();
+        let rows = read_csv(&f);
+        let has = |t: &str, flow: &str, country: &str| {
+            rows.iter()
+                .any(|r| r["territory"] == t && r["flow"] == flow && r["country"] == country)
+        };
+        assert!(has("GP", "E", "MQ") && has("MQ", "E", "GP"));
+        let code = |c: &str| {
+            rows.iter()
+                .any(|r| r["territory"] == "GF" && r["product"] == c)
+        };
+        assert!(code("88026011"));
+        assert_eq!(
+            code("88039021") || code("88039029") || code("88039030"),
+            old,
+            "{year}"
+        );
+        assert_eq!(
+            code("88079021") || code("88079029") || code("88079030"),
+            new,
+            "{year}"
+        );
+        assert!(rows.iter().all(|r| r["year"] == year));
+    }
+}
