@@ -90,6 +90,11 @@ fn audit_impl(
     check_protection: bool,
     goals_only: bool,
 ) -> Result<TableAudit, LpError> {
+    // Intervals are those of this masking only (an earlier one may have
+    // masked cells that are published now).
+    for c in &mut table.cells {
+        c.audit = None;
+    }
     let eqs = equations(table);
     let comps = components(table, &eqs);
     let solved: Vec<Result<(Vec<Interval>, bool, usize), LpError>> = comps
