@@ -12,23 +12,13 @@ use common::scales;
 
 use std::time::Instant;
 
-use cellmask::demo::DEMO_SETTINGS;
-use cellmask::generate::{generate_file, Settings};
 use cellmask::protect::{self, Options};
 use cellmask::rules::Rules;
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     for scale in scales("CELLMASK_BENCH_DROM", "0.05") {
-        let path = dir.path().join(format!("drom-{scale}.csv"));
-        generate_file(
-            &Settings {
-                scale,
-                ..DEMO_SETTINGS
-            },
-            &path,
-        )
-        .unwrap();
+        let path = common::drom_file(dir.path(), scale);
         let mut total = [0.0f64; 2];
         for flow in ["imports", "exports"] {
             let rules = Rules::builtin(&format!("drom-{flow}.toml")).unwrap();

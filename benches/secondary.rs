@@ -18,8 +18,7 @@ use common::scales;
 use std::path::Path;
 use std::time::Instant;
 
-use cellmask::demo::DEMO_SETTINGS;
-use cellmask::generate::{generate_file, national_file, Settings};
+use cellmask::generate::national_file;
 use cellmask::protect::{self, Options};
 use cellmask::rules::{Method, Rules};
 
@@ -88,15 +87,7 @@ fn print(label: &str, method: Method, f: &Figures) {
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     for scale in scales("CELLMASK_BENCH_DROM", "0.05") {
-        let path = dir.path().join(format!("drom-{scale}.csv"));
-        generate_file(
-            &Settings {
-                scale,
-                ..DEMO_SETTINGS
-            },
-            &path,
-        )
-        .unwrap();
+        let path = common::drom_file(dir.path(), scale);
         let mut total = [0.0f64; 3];
         for flow in ["imports", "exports"] {
             let rules = Rules::builtin(&format!("drom-{flow}.toml")).unwrap();

@@ -640,44 +640,29 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
             fold_row(s, caches, part, line, &fields, &[]);
             continue;
         }
-        // Recodes change the row, mirrors add copies; each then folds alone.
+        // Recodes change the row, then mirrors copy it (treatments are in
+        // that order); each copy folds as a row of its own.
         let mut tags: SmallVec<[u16; 4]> = SmallVec::new();
+        let mut copies: SmallVec<[(Fields, u16); 2]> = SmallVec::new();
         let mut failed = false;
         for (i, t) in s.treat.iter().enumerate() {
-            if t.kind != TreatmentKind::Recode {
+            if t.kind == TreatmentKind::Exclude {
                 continue;
             }
             match t.matches(&fields, &s.columns) {
-                Ok(true) => {
-                    for (c, v) in &t.set {
-                        fields[*c] = v;
-                    }
-                    tags.push(i as u16);
-                }
                 Ok(false) => {}
-                Err(m) => {
-                    part.diags.push(path, Some(line), m);
-                    failed = true;
-                }
-            }
-        }
-        if failed {
-            continue;
-        }
-        let mut copies: SmallVec<[(Fields, u16); 2]> = SmallVec::new();
-        for (i, t) in s.treat.iter().enumerate() {
-            if t.kind != TreatmentKind::Mirror {
-                continue;
-            }
-            match t.matches(&fields, &s.columns) {
                 Ok(true) => {
-                    let mut copy = fields.clone();
+                    let mut row = fields.clone();
                     for (c, v) in &t.set {
-                        copy[*c] = v;
+                        row[*c] = v;
                     }
-                    copies.push((copy, i as u16));
+                    if t.kind == TreatmentKind::Recode {
+                        fields = row;
+                        tags.push(i as u16);
+                    } else {
+                        copies.push((row, i as u16));
+                    }
                 }
-                Ok(false) => {}
                 Err(m) => {
                     part.diags.push(path, Some(line), m);
                     failed = true;

@@ -20,12 +20,9 @@ fn cells(out: &Path, columns: &[&str]) -> std::collections::HashMap<String, Stri
         .collect()
 }
 
-fn report(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
-}
-
-#[test]
-fn guyane_space_products_are_left_out_by_year() {
+/// `drom_specifics.csv` protected with the DROM imports rules, codes kept
+/// (`--no-regroup`) so that cells are found by their NC8 codes.
+fn drom_imports_without_regrouping() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     protect_cmd(
@@ -36,6 +33,16 @@ fn guyane_space_products_are_left_out_by_year() {
     .args(["-q", "--no-regroup"])
     .assert()
     .success();
+    (dir, out)
+}
+
+fn report(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn guyane_space_products_are_left_out_by_year() {
+    let (_dir, out) = drom_imports_without_regrouping();
     let c = cells(&out, &["territory", "product", "country"]);
     // 88026011 always; 88039021 up to 2021; 88079021 from 2022.
     assert!(!c.contains_key("GF|88026011|FR"));
@@ -64,16 +71,7 @@ fn guyane_space_products_are_left_out_by_year() {
 
 #[test]
 fn interdom_dispatches_are_mirrored_as_imports() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    protect_cmd(
-        &repo("rules/drom-imports.toml"),
-        &data("drom_specifics.csv"),
-        &out,
-    )
-    .args(["-q", "--no-regroup"])
-    .assert()
-    .success();
+    let (dir, out) = drom_imports_without_regrouping();
     let c = cells(&out, &["territory", "product", "country"]);
     // GP's export to MQ is MQ's import from GP (same value), and the reverse.
     assert_eq!(c["MQ|22030001|GP"], "250.00");

@@ -8,3 +8,18 @@ pub fn scales(var: &str, default: &str) -> Vec<f64> {
         .filter_map(|s| s.trim().parse().ok())
         .collect()
 }
+
+/// A DROM records file with the demo's settings at `scale`, in `dir`.
+#[allow(dead_code)]
+pub fn drom_file(dir: &std::path::Path, scale: f64) -> std::path::PathBuf {
+    let path = dir.join(format!("drom-{scale}.csv"));
+    cellmask::generate::generate_file(
+        &cellmask::generate::Settings {
+            scale,
+            ..cellmask::demo::DEMO_SETTINGS
+        },
+        &path,
+    )
+    .expect("records written");
+    path
+}
