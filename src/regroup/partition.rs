@@ -75,14 +75,15 @@ pub fn choose(
             leaves: vec![l],
         })
         .collect();
-    let reference = detail(ctx, contribs, leaves);
-    let first = evaluate(ctx, contribs, &finest, &reference);
+    // The finest publication merges nothing, so its loss needs no detail.
+    let first = evaluate(ctx, contribs, &finest, &Detail::default());
     if leaves.len() == 1 || first.block_primaries.iter().all(|&n| n == 0) {
         return UnitChoice {
             blocks: finest,
             evaluation: first,
         };
     }
+    let reference = detail(ctx, contribs, leaves);
     let b = Builder {
         ctx,
         unit_code,
