@@ -92,18 +92,17 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     let method = opts.method.unwrap_or(rules.secondary.method);
     let time_limit = opts.time_limit.or(rules.secondary.time_limit);
     let bar = Progress::items(tables.len() as u64, "secondary suppression", opts.quiet);
-    let mut outcomes: Vec<secondary::Outcome> = tables
-        .par_iter_mut()
-        .map(|t| {
-            let out =
-                secondary::protect_table(t, &data.dim_names, &rules.secondary, method, time_limit)
-                    .map_err(|e| {
-                        Error::usage(format!("secondary suppression of table {:?}: {e}", t.split))
-                    });
-            bar.inc(1);
-            out
-        })
-        .collect::<Result<_>>()?;
+    let mut outcomes: Vec<secondary::Outcome> = largest_first(&mut tables, |_, t| {
+        let out =
+            secondary::protect_table(t, &data.dim_names, &rules.secondary, method, time_limit)
+                .map_err(|e| {
+                    Error::usage(format!("secondary suppression of table {:?}: {e}", t.split))
+                });
+        bar.inc(1);
+        out
+    })
+    .into_iter()
+    .collect::<Result<_>>()?;
     bar.finish();
     timings.insert("secondary", t.elapsed().as_millis() as u64);
 
@@ -220,6 +219,33 @@ fn regroup_all(
     Ok((tables, maps, stats))
 }
 
+/// Runs `f` on every table in parallel, the largest tables started first
+/// (a big table started last would keep one core busy alone at the end);
+/// results in table order, so nothing depends on the schedule.
+fn largest_first<R: Send>(
+    tables: &mut [Table],
+    f: impl Fn(usize, &mut Table) -> R + Sync,
+) -> Vec<R> {
+    let mut order: Vec<(usize, &mut Table)> = tables.iter_mut().enumerate().collect();
+    order.sort_by_key(|(i, t)| (std::cmp::Reverse(t.cells.len()), *i));
+    let results: Vec<std::sync::Mutex<Option<R>>> = (0..order.len())
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    rayon::scope_fifo(|s| {
+        for (i, t) in order {
+            let (f, results) = (&f, &results);
+            s.spawn_fifo(move |_| {
+                let r = f(i, t);
+                *results[i].lock().expect("one writer per slot") = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().expect("no panic").expect("every table ran"))
+        .collect()
+}
+
 /// Audits the tables whose audit is not `done` yet (with protection
 /// levels), in parallel.
 fn audit_rest(
@@ -228,19 +254,20 @@ fn audit_rest(
     quiet: bool,
 ) -> Result<Vec<TableAudit>> {
     let bar = Progress::items(tables.len() as u64, "audit", quiet);
-    let out = tables
-        .par_iter_mut()
-        .zip(done)
-        .map(|(t, d)| {
-            let a = match d {
-                Some(a) => Ok(a),
-                None => audit_table(t, true)
-                    .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split))),
-            };
-            bar.inc(1);
-            a
-        })
-        .collect();
+    let done: Vec<std::sync::Mutex<Option<TableAudit>>> =
+        done.into_iter().map(std::sync::Mutex::new).collect();
+    let out = largest_first(tables, |i, t| {
+        let prior = done[i].lock().expect("one user per slot").take();
+        let a = match prior {
+            Some(a) => Ok(a),
+            None => audit_table(t, true)
+                .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split))),
+        };
+        bar.inc(1);
+        a
+    })
+    .into_iter()
+    .collect();
     bar.finish();
     out
 }
