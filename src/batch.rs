@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::protect::{self, Options};
 use crate::report::Report;
 use crate::rules::Rules;
+use crate::schedule::largest_first;
 use crate::write::AtomicDir;
 
 /// What happened to one file.
@@ -130,10 +129,16 @@ pub fn run(
         quiet: true,
         ..opts.clone()
     };
-    let outcomes: Vec<FileOutcome> = inputs
-        .par_iter()
+    // The biggest files first, so that no big file runs alone at the end.
+    let mut jobs: Vec<(&PathBuf, &String, u64)> = inputs
+        .iter()
         .zip(&names)
-        .map(|(input, name)| {
+        .map(|(p, n)| (p, n, std::fs::metadata(p).map_or(0, |m| m.len())))
+        .collect();
+    let outcomes: Vec<FileOutcome> = largest_first(
+        &mut jobs,
+        |j| j.2 as usize,
+        |_, &mut (input, name, _)| {
             let started = Instant::now();
             let result = protect_one(rules, input, &out.join(name), &inner);
             if let Ok(r) = &result {
@@ -147,8 +152,8 @@ pub fn run(
                 seconds: started.elapsed().as_secs_f64(),
                 result,
             }
-        })
-        .collect();
+        },
+    );
     bar.finish();
     let mut dir = AtomicDir::new(out)?;
     dir.write("summary.csv", |w| summary_csv(w, &outcomes))?;

@@ -31,6 +31,7 @@ pub mod read;
 pub mod regroup;
 pub mod report;
 pub mod rules;
+pub mod schedule;
 pub mod secondary;
 pub mod table;
 pub mod write;

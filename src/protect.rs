@@ -19,6 +19,7 @@ use crate::read::{read_from, Microdata, TableData};
 use crate::regroup::{self, TableMap};
 use crate::report::{table_reports, treated_by_name, Counts, Report, TableReport, Verdict};
 use crate::rules::{Method, RegroupPlan, Rules};
+use crate::schedule::largest_first;
 use crate::secondary;
 use crate::table::{Status, Table};
 use crate::write::{self, AtomicDir};
@@ -92,15 +93,19 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     let method = opts.method.unwrap_or(rules.secondary.method);
     let time_limit = opts.time_limit.or(rules.secondary.time_limit);
     let bar = Progress::items(tables.len() as u64, "secondary suppression", opts.quiet);
-    let mut outcomes: Vec<secondary::Outcome> = largest_first(&mut tables, |_, t| {
-        let out =
-            secondary::protect_table(t, &data.dim_names, &rules.secondary, method, time_limit)
-                .map_err(|e| {
-                    Error::usage(format!("secondary suppression of table {:?}: {e}", t.split))
-                });
-        bar.inc(1);
-        out
-    })
+    let mut outcomes: Vec<secondary::Outcome> = largest_first(
+        &mut tables,
+        |t| t.cells.len(),
+        |_, t| {
+            let out =
+                secondary::protect_table(t, &data.dim_names, &rules.secondary, method, time_limit)
+                    .map_err(|e| {
+                        Error::usage(format!("secondary suppression of table {:?}: {e}", t.split))
+                    });
+            bar.inc(1);
+            out
+        },
+    )
     .into_iter()
     .collect::<Result<_>>()?;
     bar.finish();
@@ -219,33 +224,6 @@ fn regroup_all(
     Ok((tables, maps, stats))
 }
 
-/// Runs `f` on every table in parallel, the largest tables started first
-/// (a big table started last would keep one core busy alone at the end);
-/// results in table order, so nothing depends on the schedule.
-fn largest_first<R: Send>(
-    tables: &mut [Table],
-    f: impl Fn(usize, &mut Table) -> R + Sync,
-) -> Vec<R> {
-    let mut order: Vec<(usize, &mut Table)> = tables.iter_mut().enumerate().collect();
-    order.sort_by_key(|(i, t)| (std::cmp::Reverse(t.cells.len()), *i));
-    let results: Vec<std::sync::Mutex<Option<R>>> = (0..order.len())
-        .map(|_| std::sync::Mutex::new(None))
-        .collect();
-    rayon::scope_fifo(|s| {
-        for (i, t) in order {
-            let (f, results) = (&f, &results);
-            s.spawn_fifo(move |_| {
-                let r = f(i, t);
-                *results[i].lock().expect("one writer per slot") = Some(r);
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|m| m.into_inner().expect("no panic").expect("every table ran"))
-        .collect()
-}
-
 /// Audits the tables whose audit is not `done` yet (with protection
 /// levels), in parallel.
 fn audit_rest(
@@ -256,16 +234,20 @@ fn audit_rest(
     let bar = Progress::items(tables.len() as u64, "audit", quiet);
     let done: Vec<std::sync::Mutex<Option<TableAudit>>> =
         done.into_iter().map(std::sync::Mutex::new).collect();
-    let out = largest_first(tables, |i, t| {
-        let prior = done[i].lock().expect("one user per slot").take();
-        let a = match prior {
-            Some(a) => Ok(a),
-            None => audit_table(t, true)
-                .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split))),
-        };
-        bar.inc(1);
-        a
-    })
+    let out = largest_first(
+        tables,
+        |t| t.cells.len(),
+        |i, t| {
+            let prior = done[i].lock().expect("one user per slot").take();
+            let a = match prior {
+                Some(a) => Ok(a),
+                None => audit_table(t, true)
+                    .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split))),
+            };
+            bar.inc(1);
+            a
+        },
+    )
     .into_iter()
     .collect();
     bar.finish();
