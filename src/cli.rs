@@ -136,7 +136,7 @@ impl Common {
                 .build_global();
         }
         if let Some(t) = self.time_limit {
-            if !(t > 0.0) {
+            if t.is_nan() || t <= 0.0 {
                 return Err(Error::usage("--time-limit must be positive"));
             }
         }
@@ -212,7 +212,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             out,
             quiet,
         } => {
-            if !(scale > 0.0) {
+            if scale.is_nan() || scale <= 0.0 {
                 return Err(Error::usage("--scale must be positive"));
             }
             let settings = Settings {

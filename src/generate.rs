@@ -45,6 +45,10 @@ pub struct Written {
     pub records: u64,
 }
 
+/// A DROM territory of the generator: code, operators at scale 1, and its
+/// partners with their weights.
+type Territory = (&'static str, f64, &'static [(&'static str, f64)]);
+
 /// Guyane's space products (SPEC section 6), with the 2022 code changes.
 pub fn space_products(year: u32) -> [&'static str; 6] {
     if year >= 2022 {
@@ -357,7 +361,7 @@ pub fn generate(s: &Settings, w: &mut dyn Write) -> io::Result<Written> {
         Profile::Drom => {
             writeln!(w, "operator,territory,flow,product,country,value,year")?;
             let year = s.year;
-            let territories: [(&str, f64, &[(&'static str, f64)]); 5] = [
+            let territories: [Territory; 5] = [
                 (
                     "RE",
                     2_500.0,

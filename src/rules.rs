@@ -576,11 +576,12 @@ impl Rules {
             }
         }
         if let Some(t) = f.secondary.time_limit {
-            if !(t > 0.0) {
+            if t.is_nan() || t <= 0.0 {
                 return Err(bad("secondary.time_limit must be positive".into()));
             }
         }
-        if !(f.protection.safety_range >= 0.0) || !(f.protection.lower_factor >= 0.0) {
+        let (s, l) = (f.protection.safety_range, f.protection.lower_factor);
+        if s.is_nan() || s < 0.0 || l.is_nan() || l < 0.0 {
             return Err(bad("protection levels must be >= 0".into()));
         }
         if f.input.decimals > 6 {

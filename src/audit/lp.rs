@@ -144,9 +144,9 @@ pub fn intervals_for(
     }
 
     // What is left, one cell and one direction at a time.
-    for v in 0..n {
+    for (v, &col) in cols.iter().enumerate() {
         if !max_done(&seen, v) || !min_done(&seen, v) {
-            model.change_column_cost(cols[v], 1.0);
+            model.change_column_cost(col, 1.0);
             if !max_done(&seen, v) {
                 let (_, m) = solve(model, Sense::Maximise, &mut seen)?;
                 model = m;
@@ -157,7 +157,7 @@ pub fn intervals_for(
                 model = m;
                 solves += 1;
             }
-            model.change_column_cost(cols[v], 0.0);
+            model.change_column_cost(col, 0.0);
         }
     }
     let out = (0..n)

@@ -97,7 +97,7 @@ fn audit_impl(
     }
     let eqs = equations(table);
     let comps = components(table, &eqs);
-    let solved: Vec<Result<(Vec<Interval>, bool, usize), LpError>> = comps
+    let solved: Vec<Result<Solved, LpError>> = comps
         .par_iter()
         .map(|c| solve_component(table, &eqs, c, goals_only && check_protection))
         .collect();
@@ -148,6 +148,9 @@ fn audit_impl(
     Ok(report)
 }
 
+/// A component's intervals, whether they came without LP, and the LPs solved.
+type Solved = (Vec<Interval>, bool, usize);
+
 /// The magnitude of a component's published side, for tolerances.
 fn component_scale(table: &Table, eqs: &[Equation], comp: &Component) -> f64 {
     let mut s: f64 = 1.0;
@@ -169,7 +172,7 @@ fn solve_component(
     eqs: &[Equation],
     comp: &Component,
     goals_only: bool,
-) -> Result<(Vec<Interval>, bool, usize), LpError> {
+) -> Result<Solved, LpError> {
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
     let var_of = |c: u32| {
         comp.cells
