@@ -89,17 +89,7 @@ mod tests {
     use super::*;
 
     fn customs() -> (PrimaryRules, ProtectionRules) {
-        (
-            PrimaryRules {
-                min_contributors: 3,
-                dominance: vec![DominanceRule { n: 1, k: 85.0 }],
-                p_percent: None,
-            },
-            ProtectionRules {
-                safety_range: 10.0,
-                lower_factor: 1.0,
-            },
-        )
+        (PrimaryRules::customs(), ProtectionRules::customs())
     }
 
     #[test]

@@ -317,6 +317,16 @@ pub struct PrimaryRules {
 }
 
 impl PrimaryRules {
+    /// The customs rules of SPEC section 4: fewer than 3 contributors, or
+    /// one holding at least 85% of the value.
+    pub fn customs() -> PrimaryRules {
+        PrimaryRules {
+            min_contributors: default_min_contributors(),
+            dominance: default_dominance(),
+            p_percent: None,
+        }
+    }
+
     /// How many of the largest contributions per cell the rules need.
     pub fn top_needed(&self) -> usize {
         let n = self.dominance.iter().map(|d| d.n).max().unwrap_or(0);
@@ -331,6 +341,16 @@ pub struct ProtectionRules {
     pub safety_range: f64,
     /// Lower protection = `lower_factor` x upper protection (never above the value).
     pub lower_factor: f64,
+}
+
+impl ProtectionRules {
+    /// The customs levels: 10% safety range, lower level equal to the upper.
+    pub fn customs() -> ProtectionRules {
+        ProtectionRules {
+            safety_range: default_safety_range(),
+            lower_factor: default_lower_factor(),
+        }
+    }
 }
 
 /// Secondary suppression method (SPEC section 2, `--method`).

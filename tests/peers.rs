@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 use cellmask::primary::assess;
-use cellmask::rules::{DominanceRule, PrimaryRules, ProtectionRules};
+use cellmask::rules::{PrimaryRules, ProtectionRules};
 use cellmask::table::RuleSet;
 
 /// rtauargus' `datatest1` flags each cell with the frequency rule (< 3
@@ -15,15 +15,7 @@ use cellmask::table::RuleSet;
 #[test]
 fn rtauargus_datatest1_primary_flags() {
     let rows = common::read_csv(&common::data("peers/rtauargus_datatest1.csv"));
-    let rules = PrimaryRules {
-        min_contributors: 3,
-        dominance: vec![DominanceRule { n: 1, k: 85.0 }],
-        p_percent: None,
-    };
-    let prot = ProtectionRules {
-        safety_range: 10.0,
-        lower_factor: 1.0,
-    };
+    let (rules, prot) = (PrimaryRules::customs(), ProtectionRules::customs());
     let units = |s: &str| (s.parse::<f64>().unwrap_or(0.0) * 1e6).round() as i64;
     let mut checked = 0;
     for r in &rows {

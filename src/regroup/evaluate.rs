@@ -377,7 +377,6 @@ fn loss(
 mod tests {
     use super::*;
     use crate::read::MAX_DIMS;
-    use crate::rules::DominanceRule;
 
     /// The README's worked example: heading 0303, one partner (DE > EU > WORLD).
     #[test]
@@ -396,15 +395,7 @@ mod tests {
             residual: Some('X'),
             partner: None,
         };
-        let rules = PrimaryRules {
-            min_contributors: 3,
-            dominance: vec![DominanceRule { n: 1, k: 85.0 }],
-            p_percent: None,
-        };
-        let prot = ProtectionRules {
-            safety_range: 10.0,
-            lower_factor: 1.0,
-        };
+        let (rules, prot) = (PrimaryRules::customs(), ProtectionRules::customs());
         let ctx = Context::new(&dims, &plan, &rules, &prot);
         // (operator, code index, value)
         let rows = [
