@@ -232,14 +232,12 @@ fn audit_rest(
     quiet: bool,
 ) -> Result<Vec<TableAudit>> {
     let bar = Progress::items(tables.len() as u64, "audit", quiet);
-    let done: Vec<std::sync::Mutex<Option<TableAudit>>> =
-        done.into_iter().map(std::sync::Mutex::new).collect();
+    let mut jobs: Vec<(&mut Table, Option<TableAudit>)> = tables.iter_mut().zip(done).collect();
     let out = largest_first(
-        tables,
-        |t| t.cells.len(),
-        |i, t| {
-            let prior = done[i].lock().expect("one user per slot").take();
-            let a = match prior {
+        &mut jobs,
+        |(t, _)| t.cells.len(),
+        |_, (t, prior)| {
+            let a = match prior.take() {
                 Some(a) => Ok(a),
                 None => audit_table(t, true)
                     .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split))),
