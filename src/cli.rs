@@ -122,6 +122,12 @@ pub struct Common {
     /// straight to secondary suppression (to compare).
     #[arg(long)]
     pub no_regroup: bool,
+    /// Write the attacker's exact interval of every masked cell in
+    /// cells.csv (one or two LPs per cell); by default the audit proves the
+    /// verdict and writes, per masked cell, a range the attacker's interval
+    /// contains.
+    #[arg(long)]
+    pub exact_intervals: bool,
 }
 
 impl Common {
@@ -145,6 +151,7 @@ impl Common {
             method: self.method,
             time_limit: self.time_limit,
             no_regroup: self.no_regroup,
+            exact_intervals: self.exact_intervals,
         })
     }
 }

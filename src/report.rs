@@ -119,6 +119,11 @@ pub struct AuditReport {
     pub largest_component: usize,
     pub exact_without_lp: usize,
     pub lp_solves: usize,
+    /// `exact`: `audit_low`/`audit_high` are the attacker's extremes;
+    /// `proven`: each is a value some solution of the attacker's system
+    /// reaches, so the attacker's interval contains them (enough for the
+    /// verdict, far fewer LPs).
+    pub intervals: &'static str,
     /// Failing cells by kind.
     pub failures: BTreeMap<&'static str, usize>,
 }
@@ -142,6 +147,7 @@ impl AuditReport {
             largest_component: a.largest_component,
             exact_without_lp: a.exact_without_lp,
             lp_solves: a.lp_solves,
+            intervals: if a.exact { "exact" } else { "proven" },
             failures,
         }
     }

@@ -269,3 +269,60 @@ fn random_tables_match_a_dense_formulation() {
     }
     assert!(checked > 100, "{checked}");
 }
+
+/// A check after the masking grew reuses the earlier check's ranges: same
+/// verdicts as a fresh check and as the exact audit, and every interval it
+/// writes lies inside the attacker's exact one. When a cell was unmasked
+/// since, nothing is reused (and the verdicts still agree).
+#[test]
+fn check_after_a_grown_masking_agrees_with_the_exact_audit() {
+    use cellmask::audit::{check_table, check_table_after, Earlier};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut compared = 0;
+    for round in 0..40 {
+        let mut t = random_table(&mut rng, 4..14, |rng| rng.gen_range(0..1000));
+        for c in &mut t.cells {
+            if rng.gen_bool(0.3) {
+                c.status = Status::Primary;
+                c.rules = RuleSet::DOMINANCE;
+                c.upper_protection = (c.value as f64 * 0.3).max(1.0);
+                c.lower_protection = (c.value as f64 * 0.3).min(c.value as f64);
+            } else if rng.gen_bool(0.4) {
+                c.status = Status::Secondary;
+            }
+        }
+        check_table(&mut t).unwrap();
+        let earlier = Earlier::of(&t);
+        // Grow; one round in two, also publish half of the earlier secondary cells.
+        let shrink = round % 2 == 1;
+        for c in &mut t.cells {
+            match c.status {
+                Status::Published if rng.gen_bool(0.2) => c.status = Status::Secondary,
+                Status::Secondary if shrink && rng.gen_bool(0.5) => c.status = Status::Published,
+                _ => {}
+            }
+        }
+        let after = check_table_after(&mut t, &earlier).unwrap();
+        let proven: Vec<Option<(f64, f64)>> = t.cells.iter().map(|c| c.audit).collect();
+        let fresh = check_table(&mut t).unwrap();
+        let exact = audit_table(&mut t, true).unwrap();
+        assert_eq!(after.failures, exact.failures, "round {round}");
+        assert_eq!(fresh.failures, exact.failures, "round {round}");
+        assert!(!after.exact && exact.exact);
+        for (i, c) in t.cells.iter().enumerate() {
+            match (proven[i], c.audit) {
+                (None, None) => {}
+                (Some((pl, ph)), Some((el, eh))) => {
+                    let tol = 1e-6 * eh.abs().clamp(1.0, 1e9) + 1e-6;
+                    assert!(
+                        pl >= el - tol && ph <= eh + tol,
+                        "round {round} cell {i}: [{pl}, {ph}] not in [{el}, {eh}]"
+                    );
+                    compared += 1;
+                }
+                other => panic!("round {round} cell {i}: {other:?}"),
+            }
+        }
+    }
+    assert!(compared > 200, "{compared}");
+}

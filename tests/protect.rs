@@ -410,3 +410,92 @@ fn bad_force_file_status_names_file_and_line() {
         .stderr(predicate::str::contains("f.csv:3").and(predicate::str::contains("hidden")));
     assert!(!out.exists());
 }
+
+/// By default the final audit proves the verdict and writes, per masked
+/// cell, a range inside the attacker's interval; `--exact-intervals`
+/// writes the exact extremes, those `cellmask audit` finds. Same release.
+#[test]
+fn proven_intervals_lie_inside_the_exact_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.csv");
+    generate("drom", "5", "0.02", &records);
+    let rules = repo("rules/drom-exports.toml");
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        protect_cmd(&rules, &records, &out)
+            .args(["--method", "fast"])
+            .args(extra)
+            .assert()
+            .success();
+        out
+    };
+    let proven = run("proven", &[]);
+    let exact = run("exact", &["--exact-intervals"]);
+    assert_eq!(
+        std::fs::read(proven.join("published.csv")).unwrap(),
+        std::fs::read(exact.join("published.csv")).unwrap()
+    );
+    for (out, kind) in [(&proven, "proven"), (&exact, "exact")] {
+        let report = report_without_timings(out);
+        for t in report["tables"].as_array().unwrap() {
+            assert_eq!(t["audit"]["intervals"], kind);
+        }
+    }
+    // The exact intervals are those of `cellmask audit` on the release.
+    let audited = dir.path().join("audited");
+    cellmask()
+        .args(["audit", "--quiet", "--rules"])
+        .arg(&rules)
+        .arg("--published")
+        .arg(exact.join("published.csv"))
+        .arg("--input")
+        .arg(&records)
+        .arg("--regroup")
+        .arg(exact.join("regroup.csv"))
+        .arg("--out")
+        .arg(&audited)
+        .assert()
+        .success();
+    let key = |r: &std::collections::HashMap<String, String>| {
+        ["territory", "flow", "product", "country"].map(|k| r[k].clone())
+    };
+    let bound = |s: &str| -> f64 {
+        if s == "inf" {
+            f64::INFINITY
+        } else {
+            s.parse().unwrap()
+        }
+    };
+    let audit: std::collections::HashMap<_, _> = read_csv(&audited.join("audit.csv"))
+        .into_iter()
+        .map(|r| (key(&r), (r["audit_low"].clone(), r["audit_high"].clone())))
+        .collect();
+    let (p, e) = (
+        read_csv(&proven.join("cells.csv")),
+        read_csv(&exact.join("cells.csv")),
+    );
+    assert_eq!(p.len(), e.len());
+    let mut masked = 0;
+    for (p, e) in p.iter().zip(&e) {
+        assert_eq!(key(p), key(e));
+        if e["status"] == "published" {
+            assert_eq!(p["audit_low"], "");
+            continue;
+        }
+        masked += 1;
+        assert_eq!(
+            audit[&key(e)],
+            (e["audit_low"].clone(), e["audit_high"].clone()),
+            "{:?}",
+            key(e)
+        );
+        let (pl, ph) = (bound(&p["audit_low"]), bound(&p["audit_high"]));
+        let (el, eh) = (bound(&e["audit_low"]), bound(&e["audit_high"]));
+        assert!(
+            pl >= el - 0.01 && ph <= eh + 0.01,
+            "{:?}: [{pl}, {ph}] not in [{el}, {eh}]",
+            key(e)
+        );
+    }
+    assert!(masked > 100, "{masked}");
+}

@@ -38,7 +38,7 @@ pub struct System {
 
 /// Solves min and max of every variable of `sys`.
 pub fn intervals(sys: &System) -> Result<(Vec<Interval>, usize), LpError> {
-    intervals_for(sys, None)
+    intervals_for(sys, None, None)
 }
 
 /// What a check needs to know of a variable's interval (values in units).
@@ -57,9 +57,13 @@ pub enum Goal {
 }
 
 /// As [`intervals`], stopping early per variable where `goals` allow.
+/// `seeds` are ranges (in value units) already known to lie inside each
+/// variable's interval, each end reached by some solution of `sys`: they
+/// count as solutions seen.
 pub fn intervals_for(
     sys: &System,
     goals: Option<&[Goal]>,
+    seeds: Option<&[Interval]>,
 ) -> Result<(Vec<Interval>, usize), LpError> {
     // Scale values to about 1 so that the solver's tolerances are relative.
     let scale = sys.rows.iter().map(|(_, r)| r.abs()).fold(1.0, f64::max);
@@ -82,6 +86,10 @@ pub fn intervals_for(
         min: vec![f64::INFINITY; n],
         max: vec![f64::NEG_INFINITY; n],
     };
+    for (v, s) in seeds.into_iter().flatten().enumerate() {
+        seen.min[v] = s.low / scale;
+        seen.max[v] = s.high / scale;
+    }
     let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     // An extreme is proven when a solution reaches a propagated bound.
     let goal = |v: usize| goals.map_or(Goal::Exact, |g| g[v]);

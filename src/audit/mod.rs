@@ -61,6 +61,9 @@ pub struct TableAudit {
     pub exact_without_lp: usize,
     pub lp_solves: usize,
     pub failures: Vec<Failure>,
+    /// Whether the intervals are the attacker's exact extremes; otherwise
+    /// each is a range the attacker's interval contains (see [`check_table`]).
+    pub exact: bool,
 }
 
 impl TableAudit {
@@ -74,21 +77,76 @@ impl TableAudit {
 /// protection levels are checked when `check_protection` is true (it needs
 /// the true values, so not for a published file audited alone).
 pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAudit, LpError> {
-    audit_impl(table, check_protection, false)
+    audit_impl(table, check_protection, false, None)
 }
 
 /// A pass/fail check with protection levels: the same verdicts as
 /// [`audit_table`], but LPs stop as soon as solutions show a cell passes,
-/// so intervals are exact only for failing cells (inner bounds otherwise).
-/// Secondary suppression uses it between its rounds.
+/// so intervals are exact only for failing cells; a passing cell's interval
+/// is a range the attacker's interval contains, each end reached by a
+/// solution of the attacker's system (which is what proves it passes).
+/// Secondary suppression uses it between its rounds, and `protect` as its
+/// final audit unless exact intervals are asked for.
 pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
-    audit_impl(table, true, true)
+    audit_impl(table, true, true, None)
+}
+
+/// [`check_table`] reusing the intervals of an earlier check of a masking
+/// that this one contains (`earlier`: each cell's status and interval
+/// then). Any solution of the earlier attacker system, with the cells
+/// masked since at their true values, solves this one, so the ranges seen
+/// then still hold and only what they do not prove is solved again. When
+/// a cell masked then is published now, nothing is reused.
+pub fn check_table_after(table: &mut Table, earlier: &[Earlier]) -> Result<TableAudit, LpError> {
+    let grown = earlier.len() == table.cells.len()
+        && earlier
+            .iter()
+            .zip(&table.cells)
+            .all(|(e, c)| !e.masked || c.status.is_masked());
+    let seeds: Option<Vec<Option<Interval>>> = grown.then(|| {
+        earlier
+            .iter()
+            .zip(&table.cells)
+            .map(|(e, c)| match e.audit {
+                Some((low, high)) if e.masked => Some(Interval { low, high }),
+                // Newly masked: its true value is one solution.
+                _ if c.status.is_masked() => Some(Interval {
+                    low: c.value as f64,
+                    high: c.value as f64,
+                }),
+                _ => None,
+            })
+            .collect()
+    });
+    audit_impl(table, true, true, seeds.as_deref())
+}
+
+/// What [`check_table_after`] needs of an earlier check, per cell.
+#[derive(Debug, Clone, Copy)]
+pub struct Earlier {
+    pub masked: bool,
+    pub audit: Option<(f64, f64)>,
+}
+
+impl Earlier {
+    /// Each cell's masking and interval now.
+    pub fn of(table: &Table) -> Vec<Earlier> {
+        table
+            .cells
+            .iter()
+            .map(|c| Earlier {
+                masked: c.status.is_masked(),
+                audit: c.audit,
+            })
+            .collect()
+    }
 }
 
 fn audit_impl(
     table: &mut Table,
     check_protection: bool,
     goals_only: bool,
+    seeds: Option<&[Option<Interval>]>,
 ) -> Result<TableAudit, LpError> {
     // Intervals are those of this masking only (an earlier one may have
     // masked cells that are published now).
@@ -99,9 +157,10 @@ fn audit_impl(
     let comps = components(table, &eqs);
     let solved: Vec<Result<Solved, LpError>> = comps
         .par_iter()
-        .map(|c| solve_component(table, &eqs, c, goals_only && check_protection))
+        .map(|c| solve_component(table, &eqs, c, goals_only && check_protection, seeds))
         .collect();
     let mut report = TableAudit {
+        exact: !(goals_only && check_protection),
         masked: comps.iter().map(|c| c.cells.len()).sum(),
         components: comps.len(),
         largest_component: comps.iter().map(|c| c.cells.len()).max().unwrap_or(0),
@@ -172,6 +231,7 @@ fn solve_component(
     eqs: &[Equation],
     comp: &Component,
     goals_only: bool,
+    seeds: Option<&[Option<Interval>]>,
 ) -> Result<Solved, LpError> {
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
     let var_of = |c: u32| {
@@ -237,6 +297,9 @@ fn solve_component(
             })
             .collect()
     });
-    let (ivs, solves) = intervals_for(&sys, goals.as_deref())?;
+    // Seeds only where every cell of the component has one.
+    let seeds: Option<Vec<Interval>> =
+        seeds.and_then(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
+    let (ivs, solves) = intervals_for(&sys, goals.as_deref(), seeds.as_deref())?;
     Ok((ivs, false, solves))
 }

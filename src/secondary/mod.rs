@@ -20,7 +20,7 @@ pub mod repair;
 use std::time::{Duration, Instant};
 
 use crate::audit::lp::LpError;
-use crate::audit::{audit_table, check_table, TableAudit};
+use crate::audit::{check_table, check_table_after, Earlier, TableAudit};
 use crate::rules::{Method, SecondaryRules};
 use crate::table::{Status, Table};
 
@@ -57,9 +57,10 @@ pub struct Outcome {
     /// Wall-clock time, ms (varies between runs, like `timings_ms`).
     #[serde(skip)]
     pub millis: u64,
-    /// The full audit (exact intervals, protection checked) of the masking
-    /// returned, when the method's last round made one: the pipeline's
-    /// final audit, not to be solved twice.
+    /// The method's last check (protection checked, intervals proven, see
+    /// [`check_table`]) when it is that of the masking returned and of the
+    /// intervals left on the cells: the pipeline's final audit unless exact
+    /// intervals are asked for, not to be solved twice.
     #[serde(skip)]
     pub audit: Option<TableAudit>,
 }
@@ -148,36 +149,34 @@ fn cost_of(table: &Table, inst: &Instance) -> f64 {
         .fold(0.0, |acc, (i, _)| acc + inst.costs[i])
 }
 
-/// Rounds of: close the equations that disclose by subtraction, audit,
+/// Rounds of: close the equations that disclose by subtraction, check,
 /// mask a protecting pattern for every failing cell; the audit-and-repair
-/// heuristic takes over if patterns stop making progress.
+/// heuristic takes over if patterns stop making progress. The masking only
+/// grows, so each check reuses what the one before proved.
 fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
     let mut out = Outcome {
         method: "fast",
         ..Outcome::default()
     };
+    let mut earlier: Option<Vec<Earlier>> = None;
     loop {
         out.repair_rounds += 1;
         repair::close(table, inst);
-        // The first round's audit usually fails: a quick check. After
-        // patterns the audit usually passes: the full one, which is then
-        // the pipeline's final audit.
-        let audit = if out.repair_rounds == 1 {
-            check_table(table)?
-        } else {
-            audit_table(table, true)?
+        let audit = match &earlier {
+            None => check_table(table)?,
+            Some(e) => check_table_after(table, e)?,
         };
         if audit.passed() {
-            if out.repair_rounds > 1 {
-                out.audit = Some(audit);
-            }
+            out.audit = Some(audit);
             return Ok(out);
         }
+        earlier = Some(Earlier::of(table));
         let (masked, solves) = pattern::mask_patterns(table, inst, &audit.failures)?;
         out.solves += solves;
         if masked == 0 {
             let r = repair::run(table, inst)?;
             out.repair_rounds += r.rounds;
+            out.audit = r.audit;
             return Ok(out);
         }
     }
@@ -197,10 +196,11 @@ fn exact(
         ..budget
     };
     match optimal::run(table, inst, budget) {
-        Ok(sol) => Ok(Outcome {
+        Ok((sol, audit)) => Ok(Outcome {
             method: "optimal",
             lower_bound: Some(sol.lower_bound),
             solves: sol.rounds,
+            audit: Some(audit),
             ..Outcome::default()
         }),
         Err(optimal::Stop::Lp(e)) => Err(e),
@@ -213,6 +213,7 @@ fn exact(
             let out = if cost_of(table, inst) <= repaired_cost {
                 fast_out
             } else {
+                // The cells' intervals are now fast's: no check handed over.
                 set_statuses(table, &repaired);
                 Outcome {
                     method: "optimal",

@@ -31,7 +31,7 @@ use std::time::Instant;
 use highs::{Col, HighsModelStatus, Model, RowProblem, Sense};
 
 use crate::audit::lp::LpError;
-use crate::audit::{check_table, FailureKind};
+use crate::audit::{check_table, FailureKind, TableAudit};
 use crate::table::{Status, Table};
 
 use super::instance::{is_singleton, Forced, Instance};
@@ -78,7 +78,12 @@ impl From<LpError> for Stop {
 }
 
 /// Runs the method; on success the table holds an optimal protected masking.
-pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solution, Stop> {
+/// with the check that passed it.
+pub fn run(
+    table: &mut Table,
+    inst: &Instance,
+    budget: Budget,
+) -> Result<(Solution, TableAudit), Stop> {
     let deadline = budget.deadline;
     let n = table.cells.len();
     let norm = inst
@@ -215,7 +220,7 @@ pub fn run(table: &mut Table, inst: &Instance, budget: Budget) -> Result<Solutio
         let audit = check_table(table)?;
         if audit.passed() {
             sol.proven = true;
-            return Ok(sol);
+            return Ok((sol, audit));
         }
         let mut model_next: Model = solved.into();
         let mut added = 0;

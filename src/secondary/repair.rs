@@ -15,16 +15,18 @@
 //! every cell masked passes (all maxima unbounded, minima 0).
 
 use crate::audit::lp::LpError;
-use crate::audit::{check_table, FailureKind};
+use crate::audit::{check_table, check_table_after, Earlier, FailureKind, TableAudit};
 use crate::table::{Status, Table};
 
 use super::instance::{is_singleton, Instance};
 
-/// What a repair did: rounds of audit, cells masked.
-#[derive(Debug, Clone, Copy, Default)]
+/// What a repair did: rounds of audit, cells masked, and the check that
+/// passed its masking.
+#[derive(Debug, Clone, Default)]
 pub struct Repaired {
     pub rounds: usize,
     pub masked: usize,
+    pub audit: Option<TableAudit>,
 }
 
 /// Runs the method on one table whose primary cells (and maybe some
@@ -32,13 +34,19 @@ pub struct Repaired {
 pub fn run(table: &mut Table, inst: &Instance) -> Result<Repaired, LpError> {
     let (eqs, eqs_of) = (&inst.eqs, &inst.eqs_of);
     let mut out = Repaired::default();
+    let mut earlier: Option<Vec<Earlier>> = None;
     loop {
         out.rounds += 1;
         out.masked += close(table, inst);
-        let audit = check_table(table)?;
+        let audit = match &earlier {
+            None => check_table(table)?,
+            Some(e) => check_table_after(table, e)?,
+        };
         if audit.passed() {
+            out.audit = Some(audit);
             return Ok(out);
         }
+        earlier = Some(Earlier::of(table));
         let mut to_mask: Vec<u32> = Vec::new();
         for f in &audit.failures {
             if f.kind == FailureKind::PrimaryPublished {
