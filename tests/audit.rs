@@ -276,7 +276,7 @@ fn random_tables_match_a_dense_formulation() {
 /// since, nothing is reused (and the verdicts still agree).
 #[test]
 fn check_after_a_grown_masking_agrees_with_the_exact_audit() {
-    use cellmask::audit::{check_table, check_table_after, Earlier};
+    use cellmask::audit::{check_table, check_table_after, check_table_sliced, Earlier};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut compared = 0;
     for round in 0..40 {
@@ -304,25 +304,38 @@ fn check_after_a_grown_masking_agrees_with_the_exact_audit() {
         }
         let after = check_table_after(&mut t, &earlier).unwrap();
         let proven: Vec<Option<(f64, f64)>> = t.cells.iter().map(|c| c.audit).collect();
+        // Components of more than 4 cells proven on slices first (real runs slice from 10,000).
+        let sliced = check_table_sliced(&mut t, Some(&earlier), 4).unwrap();
+        let proven_sliced: Vec<Option<(f64, f64)>> = t.cells.iter().map(|c| c.audit).collect();
+        let sliced_fresh = check_table_sliced(&mut t, None, 4).unwrap();
         let fresh = check_table(&mut t).unwrap();
         let exact = audit_table(&mut t, true).unwrap();
-        assert_eq!(after.failures, exact.failures, "round {round}");
-        assert_eq!(fresh.failures, exact.failures, "round {round}");
-        assert!(!after.exact && exact.exact);
+        for (name, a) in [
+            ("after", &after),
+            ("sliced", &sliced),
+            ("sliced fresh", &sliced_fresh),
+            ("fresh", &fresh),
+        ] {
+            assert_eq!(a.failures, exact.failures, "round {round}: {name}");
+            assert!(!a.exact);
+        }
+        assert!(exact.exact);
         for (i, c) in t.cells.iter().enumerate() {
-            match (proven[i], c.audit) {
-                (None, None) => {}
-                (Some((pl, ph)), Some((el, eh))) => {
-                    let tol = 1e-6 * eh.abs().clamp(1.0, 1e9) + 1e-6;
-                    assert!(
-                        pl >= el - tol && ph <= eh + tol,
-                        "round {round} cell {i}: [{pl}, {ph}] not in [{el}, {eh}]"
-                    );
-                    compared += 1;
+            for p in [proven[i], proven_sliced[i]] {
+                match (p, c.audit) {
+                    (None, None) => {}
+                    (Some((pl, ph)), Some((el, eh))) => {
+                        let tol = 1e-6 * eh.abs().clamp(1.0, 1e9) + 1e-6;
+                        assert!(
+                            pl >= el - tol && ph <= eh + tol,
+                            "round {round} cell {i}: [{pl}, {ph}] not in [{el}, {eh}]"
+                        );
+                        compared += 1;
+                    }
+                    other => panic!("round {round} cell {i}: {other:?}"),
                 }
-                other => panic!("round {round} cell {i}: {other:?}"),
             }
         }
     }
-    assert!(compared > 200, "{compared}");
+    assert!(compared > 400, "{compared}");
 }

@@ -38,7 +38,7 @@ pub struct System {
 
 /// Solves min and max of every variable of `sys`.
 pub fn intervals(sys: &System) -> Result<(Vec<Interval>, usize), LpError> {
-    intervals_for(sys, None, None)
+    intervals_for(sys, Search::default())
 }
 
 /// What a check needs to know of a variable's interval (values in units).
@@ -56,15 +56,28 @@ pub enum Goal {
     Width(f64),
 }
 
-/// As [`intervals`], stopping early per variable where `goals` allow.
-/// `seeds` are ranges (in value units) already known to lie inside each
-/// variable's interval, each end reached by some solution of `sys`: they
-/// count as solutions seen.
-pub fn intervals_for(
-    sys: &System,
-    goals: Option<&[Goal]>,
-    seeds: Option<&[Interval]>,
-) -> Result<(Vec<Interval>, usize), LpError> {
+/// How far [`intervals_for`] goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Search<'a> {
+    /// Per variable, what is enough (`None`: the exact interval of every one).
+    pub goals: Option<&'a [Goal]>,
+    /// Ranges (in value units) already known to lie inside each variable's
+    /// interval, each end reached by some solution of the system: they
+    /// count as solutions seen.
+    pub seeds: Option<&'a [Interval]>,
+    /// Only the rounds over many variables at once, no LP per variable:
+    /// what they leave unproven keeps the range seen (an inner bound).
+    pub rounds_only: bool,
+}
+
+/// As [`intervals`], stopping early per variable where `search` allows;
+/// every interval returned is reached at both ends by solutions of `sys`.
+pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usize), LpError> {
+    let Search {
+        goals,
+        seeds,
+        rounds_only,
+    } = search;
     // Scale values to about 1 so that the solver's tolerances are relative.
     let scale = sys.rows.iter().map(|(_, r)| r.abs()).fold(1.0, f64::max);
     let mut pb = RowProblem::default();
@@ -152,7 +165,7 @@ pub fn intervals_for(
     }
 
     // What is left, one cell and one direction at a time.
-    for (v, &col) in cols.iter().enumerate() {
+    for (v, &col) in cols.iter().enumerate().filter(|_| !rounds_only) {
         if !max_done(&seen, v) || !min_done(&seen, v) {
             model.change_column_cost(col, 1.0);
             if !max_done(&seen, v) {

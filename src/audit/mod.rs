@@ -11,12 +11,13 @@
 pub mod command;
 pub mod equations;
 pub mod lp;
+pub mod slices;
 
 use rayon::prelude::*;
 
 use crate::table::Table;
 use equations::{components, equations, Component, Equation};
-use lp::{intervals_for, Goal, Interval, LpError, System};
+use lp::{intervals_for, Goal, Interval, LpError, Search, System};
 
 /// Relative tolerance of comparisons with LP results: intervals are exact
 /// up to the solver's precision on values scaled to about 1.
@@ -77,7 +78,24 @@ impl TableAudit {
 /// protection levels are checked when `check_protection` is true (it needs
 /// the true values, so not for a published file audited alone).
 pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAudit, LpError> {
-    audit_impl(table, check_protection, false, None)
+    let depth = if check_protection {
+        Depth::Exact
+    } else {
+        Depth::ExactNoLevels
+    };
+    audit_impl(table, depth, None)
+}
+
+/// How far an audit goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Exact intervals; protection levels not checked (no true values).
+    ExactNoLevels,
+    /// Exact intervals, protection levels checked.
+    Exact,
+    /// The verdict, proven; exact intervals for failing cells only;
+    /// components bigger than `slice_from` cells first proven on slices.
+    Check { slice_from: usize },
 }
 
 /// A pass/fail check with protection levels: the same verdicts as
@@ -88,7 +106,19 @@ pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAud
 /// Secondary suppression uses it between its rounds, and `protect` as its
 /// final audit unless exact intervals are asked for.
 pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
-    audit_impl(table, true, true, None)
+    check_table_sliced(table, None, slices::SLICE_FROM)
+}
+
+/// [`check_table`] (or [`check_table_after`] with `earlier`), proving
+/// components bigger than `slice_from` cells on slices first (see
+/// [`slices`]); the verdicts do not depend on it (tests use small values).
+pub fn check_table_sliced(
+    table: &mut Table,
+    earlier: Option<&[Earlier]>,
+    slice_from: usize,
+) -> Result<TableAudit, LpError> {
+    let seeds = earlier.and_then(|e| seeds_from(table, e));
+    audit_impl(table, Depth::Check { slice_from }, seeds.as_deref())
 }
 
 /// [`check_table`] reusing the intervals of an earlier check of a masking
@@ -98,12 +128,18 @@ pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
 /// then still hold and only what they do not prove is solved again. When
 /// a cell masked then is published now, nothing is reused.
 pub fn check_table_after(table: &mut Table, earlier: &[Earlier]) -> Result<TableAudit, LpError> {
+    check_table_sliced(table, Some(earlier), slices::SLICE_FROM)
+}
+
+/// Each masked cell's range proven by an earlier check, when the masking
+/// has only grown since (see [`check_table_after`]).
+fn seeds_from(table: &Table, earlier: &[Earlier]) -> Option<Vec<Option<Interval>>> {
     let grown = earlier.len() == table.cells.len()
         && earlier
             .iter()
             .zip(&table.cells)
             .all(|(e, c)| !e.masked || c.status.is_masked());
-    let seeds: Option<Vec<Option<Interval>>> = grown.then(|| {
+    grown.then(|| {
         earlier
             .iter()
             .zip(&table.cells)
@@ -117,8 +153,7 @@ pub fn check_table_after(table: &mut Table, earlier: &[Earlier]) -> Result<Table
                 _ => None,
             })
             .collect()
-    });
-    audit_impl(table, true, true, seeds.as_deref())
+    })
 }
 
 /// What [`check_table_after`] needs of an earlier check, per cell.
@@ -144,10 +179,10 @@ impl Earlier {
 
 fn audit_impl(
     table: &mut Table,
-    check_protection: bool,
-    goals_only: bool,
+    depth: Depth,
     seeds: Option<&[Option<Interval>]>,
 ) -> Result<TableAudit, LpError> {
+    let check_protection = depth != Depth::ExactNoLevels;
     // Intervals are those of this masking only (an earlier one may have
     // masked cells that are published now).
     for c in &mut table.cells {
@@ -157,10 +192,10 @@ fn audit_impl(
     let comps = components(table, &eqs);
     let solved: Vec<Result<Solved, LpError>> = comps
         .par_iter()
-        .map(|c| solve_component(table, &eqs, c, goals_only && check_protection, seeds))
+        .map(|c| solve_component(table, &eqs, c, depth, seeds))
         .collect();
     let mut report = TableAudit {
-        exact: !(goals_only && check_protection),
+        exact: matches!(depth, Depth::Exact | Depth::ExactNoLevels),
         masked: comps.iter().map(|c| c.cells.len()).sum(),
         components: comps.len(),
         largest_component: comps.iter().map(|c| c.cells.len()).max().unwrap_or(0),
@@ -230,9 +265,10 @@ fn solve_component(
     table: &Table,
     eqs: &[Equation],
     comp: &Component,
-    goals_only: bool,
+    depth: Depth,
     seeds: Option<&[Option<Interval>]>,
 ) -> Result<Solved, LpError> {
+    let goals_only = matches!(depth, Depth::Check { .. });
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
     let var_of = |c: u32| {
         comp.cells
@@ -298,8 +334,45 @@ fn solve_component(
             .collect()
     });
     // Seeds only where every cell of the component has one.
-    let seeds: Option<Vec<Interval>> =
+    let mut seeds: Option<Vec<Interval>> =
         seeds.and_then(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
-    let (ivs, solves) = intervals_for(&sys, goals.as_deref(), seeds.as_deref())?;
-    Ok((ivs, false, solves))
+    let mut sliced = 0;
+    let slice_from = match depth {
+        Depth::Check { slice_from } => slice_from,
+        _ => usize::MAX,
+    };
+    if let Some(goals) = goals.as_deref().filter(|_| comp.cells.len() > slice_from) {
+        let truth: Vec<f64> = comp
+            .cells
+            .iter()
+            .map(|&c| table.cells[c as usize].value as f64)
+            .collect();
+        let (ranges, solves) = slices::prove_on_slices(
+            table,
+            &comp.cells,
+            &sys,
+            &truth,
+            goals,
+            seeds.as_deref(),
+            slice_from,
+        )?;
+        sliced = solves;
+        let all_met = goals
+            .iter()
+            .zip(&ranges)
+            .all(|(&g, &r)| slices::meets(g, r));
+        if all_met {
+            return Ok((ranges, false, sliced));
+        }
+        seeds = Some(ranges);
+    }
+    let (ivs, solves) = intervals_for(
+        &sys,
+        Search {
+            goals: goals.as_deref(),
+            seeds: seeds.as_deref(),
+            rounds_only: false,
+        },
+    )?;
+    Ok((ivs, false, sliced + solves))
 }

@@ -1,0 +1,244 @@
+//! Proving a giant component's goals on small slices of it.
+//!
+//! Hold every masked cell outside a slice at its true value: the attacker's
+//! system of the slice is the component's with those cells published. Any
+//! solution of it, completed by the true values, solves the component's
+//! system, so a range seen on a slice lies inside the cell's interval in
+//! the whole table. A check (goals, see [`super::check_table`]) therefore
+//! proves most cells on slices of a few hundred or thousand cells, each
+//! LP small and the slices in parallel; only what no slice proves goes to
+//! the whole component. Used only where the true values are known (the
+//! check of a protect run), never for intervals an auditor reads.
+
+use rayon::prelude::*;
+
+use super::lp::{intervals_for, Goal, Interval, LpError, Search, System};
+use crate::hierarchy::NodeId;
+use crate::read::MAX_DIMS;
+use crate::table::Table;
+
+/// Components up to this many cells are solved whole.
+pub const SLICE_FROM: usize = 10_000;
+
+/// Largest slice of the successive passes, for components bigger than
+/// `slice_from` cells: a tenth of it, most of it, three times it.
+fn passes(slice_from: usize) -> [usize; 3] {
+    [
+        (slice_from / 10).max(1),
+        (slice_from * 4 / 5).max(1),
+        slice_from.saturating_mul(3),
+    ]
+}
+
+/// Whether a range meets a goal.
+pub fn meets(goal: Goal, iv: Interval) -> bool {
+    match goal {
+        Goal::Exact => false,
+        Goal::Reach { up, down } => iv.high >= up && iv.low <= down,
+        Goal::Width(w) => iv.high - iv.low > w,
+    }
+}
+
+/// Ranges inside each variable's interval, proven on slices of `sys` (the
+/// other variables held at `truth`), starting from `seeds`; and the LPs
+/// solved. `cells` are the table positions of the variables: slices are
+/// boxes of the table's hierarchies. Variables no slice proves keep the
+/// widest range seen (at least their seed, or their true value).
+pub fn prove_on_slices(
+    table: &Table,
+    cells: &[u32],
+    sys: &System,
+    truth: &[f64],
+    goals: &[Goal],
+    seeds: Option<&[Interval]>,
+    slice_from: usize,
+) -> Result<(Vec<Interval>, usize), LpError> {
+    let n = sys.vars;
+    let mut range: Vec<Interval> = match seeds {
+        Some(s) => s.to_vec(),
+        None => truth
+            .iter()
+            .map(|&t| Interval { low: t, high: t })
+            .collect(),
+    };
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (r, (terms, _)) in sys.rows.iter().enumerate() {
+        for &(v, _) in terms {
+            rows_of[v].push(r as u32);
+        }
+    }
+    let coords: Vec<[NodeId; MAX_DIMS]> = cells
+        .iter()
+        .map(|&c| table.coords(table.cells[c as usize].key))
+        .collect();
+    let mut solves = 0;
+    for size in passes(slice_from) {
+        let pending: Vec<bool> = (0..n).map(|v| !meets(goals[v], range[v])).collect();
+        if !pending.contains(&true) {
+            break;
+        }
+        let mut slices = Vec::new();
+        let whole = Slice {
+            top: std::array::from_fn(|k| table.dims.get(k).map_or(0, |h| h.root())),
+            shallow: [false; MAX_DIMS],
+        };
+        split(table, &coords, whole, (0..n).collect(), size, &mut slices);
+        slices.retain(|vars| vars.iter().any(|&v| pending[v]));
+        let solved: Vec<Result<Proven, LpError>> = slices
+            .into_par_iter()
+            .map(|vars| {
+                let (ivs, k) = solve_slice(sys, &rows_of, truth, goals, &range, &vars)?;
+                Ok((vars, ivs, k))
+            })
+            .collect();
+        for res in solved {
+            let (vars, ivs, k) = res?;
+            solves += k;
+            for (&v, iv) in vars.iter().zip(ivs) {
+                range[v].low = range[v].low.min(iv.low);
+                range[v].high = range[v].high.max(iv.high);
+            }
+        }
+    }
+    Ok((range, solves))
+}
+
+/// Boxes with the variables they hold.
+type Parts = Vec<(Slice, Vec<usize>)>;
+
+/// A slice's variables, the ranges proven there, and the LPs solved.
+type Proven = (Vec<usize>, Vec<Interval>, usize);
+
+/// A box of the table: per dimension, the subtree under `top`, or with
+/// `shallow`, only `top` and its children.
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    top: [NodeId; MAX_DIMS],
+    shallow: [bool; MAX_DIMS],
+}
+
+/// Splits a box holding `vars` until each part holds at most `size`, as
+/// HiTaS splits a hierarchical table: along one dimension, into the
+/// subtree of each child of the box's top, and the top with its children
+/// (which links them). The dimension chosen leaves the largest part
+/// smallest; a box no dimension splits stays whole. Parts are sorted.
+///
+/// A box's top cells are held by their parents' equations (outside it),
+/// so they are proven only in bigger boxes: the next pass, or the whole
+/// component.
+fn split(
+    table: &Table,
+    coords: &[[NodeId; MAX_DIMS]],
+    b: Slice,
+    vars: Vec<usize>,
+    size: usize,
+    out: &mut Vec<Vec<usize>>,
+) {
+    if vars.len() <= size {
+        if !vars.is_empty() {
+            out.push(vars);
+        }
+        return;
+    }
+    // The best split so far: its largest part, and the parts with their boxes.
+    let mut best: Option<(usize, Parts)> = None;
+    for (k, h) in table.dims.iter().enumerate() {
+        let top = b.top[k];
+        if b.shallow[k] || h.children(top).is_empty() {
+            continue;
+        }
+        let kids = h.children(top);
+        // Parts: one per child subtree, then the top with its children.
+        let mut parts: Vec<Vec<usize>> = vec![Vec::new(); kids.len() + 1];
+        for &v in &vars {
+            let n = coords[v][k];
+            if n == top {
+                parts[kids.len()].push(v);
+                continue;
+            }
+            // The child of `top` above (or at) n.
+            let mut c = n;
+            while let Some(p) = h.parent(c) {
+                if p == top {
+                    break;
+                }
+                c = p;
+            }
+            let i = kids.iter().position(|&x| x == c).expect("n under top");
+            parts[i].push(v);
+            if c == n {
+                parts[kids.len()].push(v);
+            }
+        }
+        let largest = parts.iter().map(Vec::len).max().unwrap_or(0);
+        if largest < vars.len() && best.as_ref().is_none_or(|b| largest < b.0) {
+            let boxes = parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let mut s = b;
+                    if i < kids.len() {
+                        s.top[k] = kids[i];
+                    } else {
+                        s.shallow[k] = true;
+                    }
+                    (s, p)
+                })
+                .collect();
+            best = Some((largest, boxes));
+        }
+    }
+    match best {
+        Some((_, boxes)) => {
+            for (s, p) in boxes {
+                split(table, coords, s, p, size, out);
+            }
+        }
+        None => out.push(vars),
+    }
+}
+
+/// The ranges one slice proves: the rows touching its variables, the
+/// others' terms moved to the right-hand side at their true values.
+fn solve_slice(
+    sys: &System,
+    rows_of: &[Vec<u32>],
+    truth: &[f64],
+    goals: &[Goal],
+    range: &[Interval],
+    vars: &[usize],
+) -> Result<(Vec<Interval>, usize), LpError> {
+    let local = |v: usize| vars.binary_search(&v).ok();
+    let mut rows: Vec<u32> = vars
+        .iter()
+        .flat_map(|&v| rows_of[v].iter().copied())
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let mut sub = System {
+        vars: vars.len(),
+        rows: Vec::with_capacity(rows.len()),
+    };
+    for r in rows {
+        let (terms, rhs) = &sys.rows[r as usize];
+        let mut kept = Vec::with_capacity(terms.len());
+        let mut b = *rhs;
+        for &(v, c) in terms {
+            match local(v) {
+                Some(i) => kept.push((i, c)),
+                None => b -= c * truth[v],
+            }
+        }
+        sub.rows.push((kept, b));
+    }
+    let goals: Vec<Goal> = vars.iter().map(|&v| goals[v]).collect();
+    let seeds: Vec<Interval> = vars.iter().map(|&v| range[v]).collect();
+    intervals_for(
+        &sub,
+        Search {
+            goals: Some(&goals),
+            seeds: Some(&seeds),
+            rounds_only: true,
+        },
+    )
+}
