@@ -144,7 +144,7 @@ fn seeds_from(table: &Table, earlier: &[Earlier]) -> Option<Vec<Option<Interval>
             .iter()
             .zip(&table.cells)
             .map(|(e, c)| match e.audit {
-                Some((low, high)) if e.masked => Some(Interval { low, high }),
+                Some((low, high)) if c.status.is_masked() => Some(Interval { low, high }),
                 // Newly masked: its true value is one solution.
                 _ if c.status.is_masked() => Some(Interval {
                     low: c.value as f64,
@@ -156,7 +156,11 @@ fn seeds_from(table: &Table, earlier: &[Earlier]) -> Option<Vec<Option<Interval>
     })
 }
 
-/// What [`check_table_after`] needs of an earlier check, per cell.
+/// What [`check_table_after`] needs of an earlier check, per cell: whether
+/// the cell was masked, and a range its interval contains, each end
+/// reached by a solution of the attacker's system of every masking that
+/// contains the earlier one (the check's ranges; a protecting pattern may
+/// extend them, see [`Earlier::extend`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Earlier {
     pub masked: bool,
@@ -164,6 +168,14 @@ pub struct Earlier {
 }
 
 impl Earlier {
+    /// Widens the range of a cell with value `value` to `reached`, a value
+    /// some solution reaches once the cells it moves are masked (they must
+    /// be, before the next check).
+    pub fn extend(&mut self, value: i64, reached: f64) {
+        let (low, high) = self.audit.unwrap_or((value as f64, value as f64));
+        self.audit = Some((low.min(reached), high.max(reached)));
+    }
+
     /// Each cell's masking and interval now.
     pub fn of(table: &Table) -> Vec<Earlier> {
         table

@@ -170,8 +170,10 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
             out.audit = Some(audit);
             return Ok(out);
         }
-        earlier = Some(Earlier::of(table));
-        let (masked, solves) = pattern::mask_patterns(table, inst, &audit.failures)?;
+        let mut proofs = Earlier::of(table);
+        let (masked, solves) =
+            pattern::mask_patterns(table, inst, &audit.failures, Some(&mut proofs))?;
+        earlier = Some(proofs);
         out.solves += solves;
         if masked == 0 {
             let r = repair::run(table, inst)?;

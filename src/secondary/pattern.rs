@@ -25,7 +25,7 @@
 use highs::{HighsModelStatus, RowProblem};
 
 use crate::audit::lp::LpError;
-use crate::audit::{Failure, FailureKind};
+use crate::audit::{Earlier, Failure, FailureKind};
 use crate::hierarchy::NodeId;
 use crate::table::{Status, Table};
 
@@ -49,10 +49,15 @@ enum Direction {
 /// decreasing order of protection level: in the directions where its
 /// interval falls short (upwards only for a secondary cell disclosed
 /// exactly). Returns the cells masked and the LPs solved.
+///
+/// Each pattern found is a solution of the attacker's system once its cells
+/// are masked: `proofs` (when given) records, per cell moved, the value it
+/// reaches there, so that the next check need not prove it again.
 pub fn mask_patterns(
     table: &mut Table,
     inst: &Instance,
     failures: &[Failure],
+    mut proofs: Option<&mut [Earlier]>,
 ) -> Result<(usize, usize), LpError> {
     let mut cells: Vec<u32> = failures
         .iter()
@@ -86,11 +91,16 @@ pub fn mask_patterns(
                 let cells = around.cells(table);
                 solves += 1;
                 match solve_pattern(table, inst, &cells, &mut slot, p, dir, amount)? {
-                    Some(support) => {
-                        for c in support {
-                            if table.cells[c as usize].status == Status::Published {
-                                table.cells[c as usize].status = Status::Secondary;
+                    Some(moves) => {
+                        for (c, m) in moves {
+                            let cell = &mut table.cells[c as usize];
+                            if cell.status == Status::Published {
+                                cell.status = Status::Secondary;
                                 masked += 1;
+                            }
+                            if let Some(proofs) = proofs.as_deref_mut() {
+                                proofs[c as usize]
+                                    .extend(cell.value, cell.value as f64 + m * amount);
                             }
                         }
                         break;
@@ -234,7 +244,8 @@ impl Neighbourhood {
 }
 
 /// The cheapest pattern moving `p` by `amount` in `dir` within `cells`:
-/// the cells it moves, or None when no pattern exists there.
+/// the cells it moves and how far (in units of `amount`, signed), or None
+/// when no pattern exists there.
 fn solve_pattern(
     table: &Table,
     inst: &Instance,
@@ -243,7 +254,7 @@ fn solve_pattern(
     p: u32,
     dir: Direction,
     amount: f64,
-) -> Result<Option<Vec<u32>>, LpError> {
+) -> Result<Option<Vec<(u32, f64)>>, LpError> {
     // Cells that may move: the neighbourhood less the forced-published ones.
     let movable: Vec<u32> = cells
         .iter()
@@ -305,7 +316,7 @@ fn solve_pattern(
                     .iter()
                     .enumerate()
                     .filter(|&(i, _)| x[2 * i] + x[2 * i + 1] > SUPPORT_TOL)
-                    .map(|(_, &c)| c)
+                    .map(|(i, &c)| (c, x[2 * i] - x[2 * i + 1]))
                     .collect(),
             )
         }
