@@ -92,7 +92,15 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usi
     model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
     // Re-solves after a cost change start from a primal feasible basis.
     model.set_option("simplex_strategy", 4);
-    let unbounded = unbounded_set(sys)?;
+    // Only maxima still to prove need to know whether they are unbounded.
+    let wanted: Vec<bool> = (0..sys.vars)
+        .map(|v| match (goals.map(|g| g[v]), seeds.map(|s| s[v])) {
+            (Some(Goal::Reach { up, .. }), Some(s)) => s.high < up,
+            (Some(Goal::Width(w)), Some(s)) => s.high - s.low <= w,
+            _ => true,
+        })
+        .collect();
+    let unbounded = unbounded_set(sys, &wanted)?;
     let (lo, hi) = propagate_bounds(sys, scale);
     let n = sys.vars;
     let mut seen = Seen {
@@ -196,14 +204,19 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usi
 
 /// Which variables have an unbounded maximum: those that can be positive
 /// in the recession cone `{r >= 0 : A r = 0}`. Each round maximises the
-/// sum of the variables not yet known positive over the cone cut to the
-/// unit box, and adds those positive in the solution; a round that adds
-/// none proves the rest bounded. Usually one or two LPs replace as many
-/// maximisations as there are unbounded variables.
-fn unbounded_set(sys: &System) -> Result<Vec<bool>, LpError> {
+/// sum of the `wanted` variables not yet known positive over the cone cut
+/// to the unit box, and adds those positive in the solution; a round that
+/// adds none proves the rest of the wanted ones bounded (the others are
+/// reported bounded unless seen positive: only wanted ones are asked).
+/// Usually one or two LPs replace as many maximisations as there are
+/// unbounded variables.
+fn unbounded_set(sys: &System, wanted: &[bool]) -> Result<Vec<bool>, LpError> {
+    if !wanted.contains(&true) {
+        return Ok(vec![false; sys.vars]);
+    }
     let mut pb = RowProblem::default();
     let cols: Vec<_> = (0..sys.vars)
-        .map(|_| pb.add_column(1.0, 0.0..=1.0))
+        .map(|v| pb.add_column(if wanted[v] { 1.0 } else { 0.0 }, 0.0..=1.0))
         .collect();
     for (terms, _) in &sys.rows {
         pb.add_row(0.0..=0.0, terms.iter().map(|&(v, c)| (cols[v], c)));
