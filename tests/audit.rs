@@ -302,7 +302,7 @@ fn check_after_a_grown_masking_agrees_with_the_exact_audit() {
                 _ => {}
             }
         }
-        let after = check_table_after(&mut t, &earlier).unwrap();
+        let after = check_table_after(&mut t, Some(&earlier)).unwrap();
         let proven: Vec<Option<(f64, f64)>> = t.cells.iter().map(|c| c.audit).collect();
         // Components of more than 4 cells proven on slices first (real runs slice from 10,000).
         let sliced = check_table_sliced(&mut t, Some(&earlier), 4).unwrap();

@@ -56,6 +56,26 @@ pub enum Goal {
     Width(f64),
 }
 
+impl Goal {
+    /// Whether a range seen meets the goal.
+    pub fn met_by(self, iv: Interval) -> bool {
+        match self {
+            Goal::Exact => false,
+            Goal::Reach { up, down } => iv.high >= up && iv.low <= down,
+            Goal::Width(w) => iv.high - iv.low > w,
+        }
+    }
+
+    /// Whether a range seen meets the goal's upper side (all of a width).
+    fn max_met_by(self, iv: Interval) -> bool {
+        match self {
+            Goal::Exact => false,
+            Goal::Reach { up, .. } => iv.high >= up,
+            Goal::Width(w) => iv.high - iv.low > w,
+        }
+    }
+}
+
 /// How far [`intervals_for`] goes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Search<'a> {
@@ -94,9 +114,8 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usi
     model.set_option("simplex_strategy", 4);
     // Only maxima still to prove need to know whether they are unbounded.
     let wanted: Vec<bool> = (0..sys.vars)
-        .map(|v| match (goals.map(|g| g[v]), seeds.map(|s| s[v])) {
-            (Some(Goal::Reach { up, .. }), Some(s)) => s.high < up,
-            (Some(Goal::Width(w)), Some(s)) => s.high - s.low <= w,
+        .map(|v| match (goals, seeds) {
+            (Some(g), Some(s)) => !g[v].max_met_by(s[v]),
             _ => true,
         })
         .collect();

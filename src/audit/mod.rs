@@ -123,12 +123,15 @@ pub fn check_table_sliced(
 
 /// [`check_table`] reusing the intervals of an earlier check of a masking
 /// that this one contains (`earlier`: each cell's status and interval
-/// then). Any solution of the earlier attacker system, with the cells
+/// then; `None`: a plain check). Any solution of the earlier attacker system, with the cells
 /// masked since at their true values, solves this one, so the ranges seen
 /// then still hold and only what they do not prove is solved again. When
 /// a cell masked then is published now, nothing is reused.
-pub fn check_table_after(table: &mut Table, earlier: &[Earlier]) -> Result<TableAudit, LpError> {
-    check_table_sliced(table, Some(earlier), slices::SLICE_FROM)
+pub fn check_table_after(
+    table: &mut Table,
+    earlier: Option<&[Earlier]>,
+) -> Result<TableAudit, LpError> {
+    check_table_sliced(table, earlier, slices::SLICE_FROM)
 }
 
 /// Each masked cell's range proven by an earlier check, when the masking
@@ -369,10 +372,7 @@ fn solve_component(
             slice_from,
         )?;
         sliced = solves;
-        let all_met = goals
-            .iter()
-            .zip(&ranges)
-            .all(|(&g, &r)| slices::meets(g, r));
+        let all_met = goals.iter().zip(&ranges).all(|(&g, &r)| g.met_by(r));
         if all_met {
             return Ok((ranges, false, sliced));
         }

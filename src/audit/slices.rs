@@ -30,15 +30,6 @@ fn passes(slice_from: usize) -> [usize; 3] {
     ]
 }
 
-/// Whether a range meets a goal.
-pub fn meets(goal: Goal, iv: Interval) -> bool {
-    match goal {
-        Goal::Exact => false,
-        Goal::Reach { up, down } => iv.high >= up && iv.low <= down,
-        Goal::Width(w) => iv.high - iv.low > w,
-    }
-}
-
 /// Ranges inside each variable's interval, proven on slices of `sys` (the
 /// other variables held at `truth`), starting from `seeds`; and the LPs
 /// solved. `cells` are the table positions of the variables: slices are
@@ -73,7 +64,7 @@ pub fn prove_on_slices(
         .collect();
     let mut solves = 0;
     for size in passes(slice_from) {
-        let pending: Vec<bool> = (0..n).map(|v| !meets(goals[v], range[v])).collect();
+        let pending: Vec<bool> = (0..n).map(|v| !goals[v].met_by(range[v])).collect();
         if !pending.contains(&true) {
             break;
         }

@@ -20,7 +20,7 @@ pub mod repair;
 use std::time::{Duration, Instant};
 
 use crate::audit::lp::LpError;
-use crate::audit::{check_table, check_table_after, Earlier, TableAudit};
+use crate::audit::{check_table_after, Earlier, TableAudit};
 use crate::rules::{Method, SecondaryRules};
 use crate::table::{Status, Table};
 
@@ -58,7 +58,7 @@ pub struct Outcome {
     #[serde(skip)]
     pub millis: u64,
     /// The method's last check (protection checked, intervals proven, see
-    /// [`check_table`]) when it is that of the masking returned and of the
+    /// [`crate::audit::check_table`]) when it is that of the masking returned and of the
     /// intervals left on the cells: the pipeline's final audit unless exact
     /// intervals are asked for, not to be solved twice.
     #[serde(skip)]
@@ -162,17 +162,13 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
     loop {
         out.repair_rounds += 1;
         repair::close(table, inst);
-        let audit = match &earlier {
-            None => check_table(table)?,
-            Some(e) => check_table_after(table, e)?,
-        };
+        let audit = check_table_after(table, earlier.as_deref())?;
         if audit.passed() {
             out.audit = Some(audit);
             return Ok(out);
         }
         let mut proofs = Earlier::of(table);
-        let (masked, solves) =
-            pattern::mask_patterns(table, inst, &audit.failures, Some(&mut proofs))?;
+        let (masked, solves) = pattern::mask_patterns(table, inst, &audit.failures, &mut proofs)?;
         earlier = Some(proofs);
         out.solves += solves;
         if masked == 0 {

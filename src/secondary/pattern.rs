@@ -51,13 +51,13 @@ enum Direction {
 /// exactly). Returns the cells masked and the LPs solved.
 ///
 /// Each pattern found is a solution of the attacker's system once its cells
-/// are masked: `proofs` (when given) records, per cell moved, the value it
+/// are masked: `proofs` records, per cell moved, the value it
 /// reaches there, so that the next check need not prove it again.
 pub fn mask_patterns(
     table: &mut Table,
     inst: &Instance,
     failures: &[Failure],
-    mut proofs: Option<&mut [Earlier]>,
+    proofs: &mut [Earlier],
 ) -> Result<(usize, usize), LpError> {
     let mut cells: Vec<u32> = failures
         .iter()
@@ -98,10 +98,7 @@ pub fn mask_patterns(
                                 cell.status = Status::Secondary;
                                 masked += 1;
                             }
-                            if let Some(proofs) = proofs.as_deref_mut() {
-                                proofs[c as usize]
-                                    .extend(cell.value, cell.value as f64 + m * amount);
-                            }
+                            proofs[c as usize].extend(cell.value, cell.value as f64 + m * amount);
                         }
                         break;
                     }

@@ -15,7 +15,7 @@
 //! every cell masked passes (all maxima unbounded, minima 0).
 
 use crate::audit::lp::LpError;
-use crate::audit::{check_table, check_table_after, Earlier, FailureKind, TableAudit};
+use crate::audit::{check_table_after, Earlier, FailureKind, TableAudit};
 use crate::table::{Status, Table};
 
 use super::instance::{is_singleton, Instance};
@@ -38,10 +38,7 @@ pub fn run(table: &mut Table, inst: &Instance) -> Result<Repaired, LpError> {
     loop {
         out.rounds += 1;
         out.masked += close(table, inst);
-        let audit = match &earlier {
-            None => check_table(table)?,
-            Some(e) => check_table_after(table, e)?,
-        };
+        let audit = check_table_after(table, earlier.as_deref())?;
         if audit.passed() {
             out.audit = Some(audit);
             return Ok(out);
