@@ -149,10 +149,10 @@ fn cost_of(table: &Table, inst: &Instance) -> f64 {
         .fold(0.0, |acc, (i, _)| acc + inst.costs[i])
 }
 
-/// Rounds of: close the equations that disclose by subtraction, check,
-/// mask a protecting pattern for every failing cell; the audit-and-repair
-/// heuristic takes over if patterns stop making progress. The masking only
-/// grows, so each check reuses what the one before proved.
+/// Rounds of: give lone cells patterns (and close the singleton problem),
+/// check, mask a protecting pattern for every failing cell; the
+/// audit-and-repair heuristic takes over if patterns stop making progress.
+/// The masking only grows, so each check reuses what the one before proved.
 fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
     let mut out = Outcome {
         method: "fast",
@@ -161,7 +161,7 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
     let mut earlier: Option<Vec<Earlier>> = None;
     loop {
         out.repair_rounds += 1;
-        repair::close(table, inst);
+        out.solves += settle(table, inst, &mut earlier)?;
         let audit = check_table_after(table, earlier.as_deref())?;
         if audit.passed() {
             out.audit = Some(audit);
@@ -176,6 +176,42 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
             out.repair_rounds += r.rounds;
             out.audit = r.audit;
             return Ok(out);
+        }
+    }
+}
+
+/// Leaves no cell disclosed by subtraction and no singleton problem:
+/// patterns for lone cells, the closure for the singleton problem (and for
+/// a lone cell no pattern can move), until neither changes anything.
+/// Patterns widen `earlier` (ranges valid for the masking that holds them);
+/// returns the LPs solved.
+fn settle(
+    table: &mut Table,
+    inst: &Instance,
+    earlier: &mut Option<Vec<Earlier>>,
+) -> Result<usize, LpError> {
+    let mut solves = 0;
+    loop {
+        let closed = repair::close_singletons(table, inst);
+        // Before any check, nothing is proven: the patterns' values only.
+        let proofs = earlier.get_or_insert_with(|| {
+            vec![
+                Earlier {
+                    masked: false,
+                    audit: None
+                };
+                table.cells.len()
+            ]
+        });
+        let (masked, n, left) = pattern::mask_lone(table, inst, proofs)?;
+        solves += n;
+        let forced = if left > 0 {
+            repair::close(table, inst)
+        } else {
+            0
+        };
+        if closed + masked + forced == 0 {
+            return Ok(solves);
         }
     }
 }

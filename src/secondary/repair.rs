@@ -1,7 +1,7 @@
 //! The audit-and-repair method: cheap, always ends protected.
 //!
 //! 1. Closure: an equation with a single masked cell discloses it by
-//!    subtraction, and one whose only two masked cells are both primary
+//!    subtraction (a *lone* cell), and one whose only two masked cells are both primary
 //!    secrets of a single contributor lets each contributor recover the
 //!    other (the singleton problem, handled as τ-ARGUS does): in both
 //!    cases the cheapest published cell of the equation is masked too,
@@ -83,6 +83,17 @@ pub fn run(table: &mut Table, inst: &Instance) -> Result<Repaired, LpError> {
 /// Masks cells until no equation discloses one by subtraction or leaves two
 /// single-contributor primaries alone together; returns how many it masked.
 pub fn close(table: &mut Table, inst: &Instance) -> usize {
+    close_with(table, inst, true)
+}
+
+/// Masks cells until no equation leaves two single-contributor primaries
+/// alone together (the fast method gives lone cells patterns instead, see
+/// [`super::pattern::mask_lone`]); returns how many it masked.
+pub fn close_singletons(table: &mut Table, inst: &Instance) -> usize {
+    close_with(table, inst, false)
+}
+
+fn close_with(table: &mut Table, inst: &Instance, lone: bool) -> usize {
     let mut added = 0;
     loop {
         let mut changed = false;
@@ -96,7 +107,7 @@ pub fn close(table: &mut Table, inst: &Instance) -> usize {
                 && masked
                     .iter()
                     .all(|&c| is_singleton(&table.cells[c as usize]));
-            if masked.len() == 1 || singleton {
+            if (lone && masked.len() == 1) || singleton {
                 if let Some(c) = inst.cheapest(table, e.terms().map(|(c, _)| c)) {
                     table.cells[c as usize].status = Status::Secondary;
                     added += 1;
