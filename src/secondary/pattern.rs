@@ -20,7 +20,7 @@
 //! the cheapest pattern of the smallest width the audit accepts, looked for
 //! in its neighbourhood, then in the whole table: a cheaper choice than
 //! masking the cheapest cell of the equation and going on from there (the
-//! closure of [`super::repair`], which left `fast` 25–42% above the optimum
+//! closure of [`super::repair`], which left `fast` 20–42% above the optimum
 //! on the regrouped DROM tables). Aggregates go first: their patterns,
 //! through the big cells, give their detail company. On tables too big for
 //! a whole-table model, what no neighbourhood settles goes to the closure.
