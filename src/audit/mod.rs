@@ -179,6 +179,18 @@ impl Earlier {
         self.audit = Some((low.min(reached), high.max(reached)));
     }
 
+    /// Nothing masked, nothing proven: a start for ranges that patterns
+    /// alone prove (valid for any masking holding their cells).
+    pub fn none(cells: usize) -> Vec<Earlier> {
+        vec![
+            Earlier {
+                masked: false,
+                audit: None
+            };
+            cells
+        ]
+    }
+
     /// Each cell's masking and interval now.
     pub fn of(table: &Table) -> Vec<Earlier> {
         table

@@ -74,12 +74,17 @@ pub enum SecondaryError {
     Lp(#[from] LpError),
 }
 
-/// Solves a minimisation LP quietly on one thread (the caller reads the status).
-fn solve_lp(pb: highs::RowProblem) -> Result<highs::SolvedModel, LpError> {
+/// A minimisation model, quiet, on one thread (tables run in parallel).
+fn quiet_model(pb: highs::RowProblem) -> highs::Model {
     let mut model = pb.optimise(highs::Sense::Minimise);
     model.make_quiet();
     model.set_threads(std::num::NonZeroU32::new(1).expect("1 > 0"));
     model
+}
+
+/// Solves a minimisation LP quietly on one thread (the caller reads the status).
+fn solve_lp(pb: highs::RowProblem) -> Result<highs::SolvedModel, LpError> {
+    quiet_model(pb)
         .try_solve()
         .map_err(|e| LpError::Solver(format!("{e:?}")))
 }
@@ -194,15 +199,7 @@ fn settle(
     loop {
         let closed = repair::close_singletons(table, inst);
         // Before any check, nothing is proven: the patterns' values only.
-        let proofs = earlier.get_or_insert_with(|| {
-            vec![
-                Earlier {
-                    masked: false,
-                    audit: None
-                };
-                table.cells.len()
-            ]
-        });
+        let proofs = earlier.get_or_insert_with(|| Earlier::none(table.cells.len()));
         let (masked, n, left) = pattern::mask_lone(table, inst, proofs)?;
         solves += n;
         let forced = if left > 0 {

@@ -103,14 +103,7 @@ pub fn mask_patterns(
                 solves += 1;
                 match solve_pattern(table, inst, &cells, &mut slot, p, dir, amount)? {
                     Some(moves) => {
-                        for (c, m) in moves {
-                            let cell = &mut table.cells[c as usize];
-                            if cell.status == Status::Published {
-                                cell.status = Status::Secondary;
-                                masked += 1;
-                            }
-                            proofs[c as usize].extend(cell.value, cell.value as f64 + m * amount);
-                        }
+                        masked += take(table, &moves, amount, proofs).len();
                         break;
                     }
                     // No pattern even in the whole table: repair and the audit decide.
@@ -171,19 +164,30 @@ pub fn mask_lone(
             left += 1;
             continue;
         };
-        for (c, m) in moves {
-            let cell = &mut table.cells[c as usize];
-            if cell.status == Status::Published {
-                cell.status = Status::Secondary;
-                masked += 1;
-                if let Some(model) = whole.as_mut() {
-                    model.masked(c);
-                }
+        for c in take(table, &moves, amount, proofs) {
+            masked += 1;
+            if let Some(model) = whole.as_mut() {
+                model.masked(c);
             }
-            proofs[c as usize].extend(cell.value, cell.value as f64 + m * amount);
         }
     }
     Ok((masked, solves, left))
+}
+
+/// Takes a pattern: masks the cells it moves and records in `proofs` the
+/// value each reaches (once they are masked, the pattern is a solution of
+/// the attacker's system). Returns the cells it newly masked.
+fn take(table: &mut Table, moves: &[(u32, f64)], amount: f64, proofs: &mut [Earlier]) -> Vec<u32> {
+    let mut newly = Vec::new();
+    for &(c, m) in moves {
+        let cell = &mut table.cells[c as usize];
+        if cell.status == Status::Published {
+            cell.status = Status::Secondary;
+            newly.push(c);
+        }
+        proofs[c as usize].extend(cell.value, cell.value as f64 + m * amount);
+    }
+    newly
 }
 
 /// Neighbourhoods of more cells than this are left to the whole table's
@@ -362,54 +366,94 @@ fn solve_pattern(
     dir: Direction,
     amount: f64,
 ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
-    // Cells that may move: the neighbourhood less the forced-published ones.
-    let movable: Vec<u32> = cells
-        .iter()
-        .copied()
-        .filter(|&c| c == p || inst.forced[c as usize] != Forced::Published)
-        .collect();
-    let norm = norm(inst, &movable);
-    let mut pb = RowProblem::default();
-    let mut cols = Vec::with_capacity(movable.len());
-    for (i, &c) in movable.iter().enumerate() {
-        slot[c as usize] = i as u32;
-        let cell = &table.cells[c as usize];
-        let unit = unit_cost(table, inst, c, norm);
-        let cap = cell.value as f64 / amount;
-        let (u, w) = if c == p {
-            match dir {
-                Direction::Up => (pb.add_column(0.0, 1.0..=1.0), pb.add_column(0.0, 0.0..=0.0)),
-                Direction::Down => (pb.add_column(0.0, 0.0..=0.0), pb.add_column(0.0, 1.0..=1.0)),
-            }
-        } else {
-            (pb.add_column(unit, 0.0..), pb.add_column(unit, 0.0..=cap))
-        };
-        cols.push((u, w));
-    }
-    let mut rows: Vec<u32> = movable
-        .iter()
-        .flat_map(|&c| inst.eqs_of[c as usize].iter().copied())
-        .collect();
-    rows.sort_unstable();
-    rows.dedup();
-    for e in rows {
-        pb.add_row(0.0..=0.0, balance(&inst.eqs[e as usize], slot, &cols));
-    }
-    let solved = super::solve_lp(pb)?;
-    let result = match solved.status() {
-        HighsModelStatus::Optimal => Some(support(&solved, &movable)),
-        HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => None,
-        s => {
-            for &c in &movable {
-                slot[c as usize] = u32::MAX;
-            }
-            return Err(LpError::Solver(format!("pattern LP ended with {s:?}")));
-        }
-    };
-    for &c in &movable {
+    let lp = PatternLp::new(table, inst, cells, slot, amount, Some((p, dir)));
+    let result = super::solve_lp(lp.pb).and_then(|solved| read(&solved, &lp.movable));
+    for &c in &lp.movable {
         slot[c as usize] = u32::MAX;
     }
-    Ok(result)
+    result
+}
+
+/// The pattern LP over some cells (the others held fixed): variables
+/// `u_j, w_j >= 0` per cell that may move (masked or not forced published),
+/// `w_j` bounded by the cell's value, one balance row per equation.
+struct PatternLp {
+    pb: RowProblem,
+    /// The cells in the LP; column pair `(u, w)` of the cell at position
+    /// `i` is `(2i, 2i + 1)`, and `slot` gives each cell's position.
+    movable: Vec<u32>,
+    cols: Vec<(Col, Col)>,
+    /// Per position: the bound of `w` (cells stay non-negative).
+    caps: Vec<f64>,
+}
+
+impl PatternLp {
+    /// The LP of `cells`, moves in units of `amount`; `fixed`: the cell
+    /// moved by one unit and its direction. Fills `slot` (per table cell:
+    /// its position, or `u32::MAX`); the caller clears it.
+    fn new(
+        table: &Table,
+        inst: &Instance,
+        cells: &[u32],
+        slot: &mut [u32],
+        amount: f64,
+        fixed: Option<(u32, Direction)>,
+    ) -> PatternLp {
+        // The moved cell is masked, so it is always in.
+        let movable: Vec<u32> = cells
+            .iter()
+            .copied()
+            .filter(|&c| {
+                table.cells[c as usize].status.is_masked()
+                    || inst.forced[c as usize] != Forced::Published
+            })
+            .collect();
+        let norm = norm(inst, &movable);
+        let mut pb = RowProblem::default();
+        let mut cols = Vec::with_capacity(movable.len());
+        let mut caps = Vec::with_capacity(movable.len());
+        for (i, &c) in movable.iter().enumerate() {
+            slot[c as usize] = i as u32;
+            let unit = unit_cost(table, inst, c, norm);
+            let cap = table.cells[c as usize].value as f64 / amount;
+            let pair = match fixed {
+                Some((p, Direction::Up)) if p == c => {
+                    (pb.add_column(0.0, 1.0..=1.0), pb.add_column(0.0, 0.0..=0.0))
+                }
+                Some((p, Direction::Down)) if p == c => {
+                    (pb.add_column(0.0, 0.0..=0.0), pb.add_column(0.0, 1.0..=1.0))
+                }
+                _ => (pb.add_column(unit, 0.0..), pb.add_column(unit, 0.0..=cap)),
+            };
+            cols.push(pair);
+            caps.push(cap);
+        }
+        let mut rows: Vec<u32> = movable
+            .iter()
+            .flat_map(|&c| inst.eqs_of[c as usize].iter().copied())
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        for e in rows {
+            pb.add_row(0.0..=0.0, balance(&inst.eqs[e as usize], slot, &cols));
+        }
+        PatternLp {
+            pb,
+            movable,
+            cols,
+            caps,
+        }
+    }
+}
+
+/// A solved pattern LP's answer: the cells moved and how far, or None when
+/// no pattern exists.
+fn read(solved: &highs::SolvedModel, movable: &[u32]) -> Result<Option<Vec<(u32, f64)>>, LpError> {
+    match solved.status() {
+        HighsModelStatus::Optimal => Ok(Some(support(solved, movable))),
+        HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => Ok(None),
+        s => Err(LpError::Solver(format!("pattern LP ended with {s:?}"))),
+    }
 }
 
 /// The pattern LP of a whole table at one amount, kept between solves:
@@ -419,13 +463,11 @@ fn solve_pattern(
 struct WholeModel {
     /// None only while a solve holds it.
     model: Option<highs::Model>,
-    /// The cells in the model (all but the forced-published ones); column
-    /// pair `(u, w)` of the cell at position `i` is `(2i, 2i + 1)`.
-    movable: Vec<u32>,
-    /// Per table cell: its position in `movable`, or `u32::MAX`.
+    /// Per table cell: its position in the LP, or `u32::MAX`.
     slot: Vec<u32>,
+    /// What [`PatternLp`] says of the LP built.
+    movable: Vec<u32>,
     cols: Vec<(Col, Col)>,
-    /// Per position: the downward bound (cells stay non-negative).
     caps: Vec<f64>,
 }
 
@@ -433,39 +475,15 @@ impl WholeModel {
     /// The LP of [`solve_pattern`] over the whole table, no cell fixed yet.
     fn new(table: &Table, inst: &Instance, amount: f64) -> WholeModel {
         let n = table.cells.len();
-        let movable: Vec<u32> = (0..n as u32)
-            .filter(|&c| {
-                table.cells[c as usize].status.is_masked()
-                    || inst.forced[c as usize] != Forced::Published
-            })
-            .collect();
-        let norm = norm(inst, &movable);
+        let all: Vec<u32> = (0..n as u32).collect();
         let mut slot = vec![u32::MAX; n];
-        let mut pb = RowProblem::default();
-        let mut cols = Vec::with_capacity(movable.len());
-        let mut caps = Vec::with_capacity(movable.len());
-        for (i, &c) in movable.iter().enumerate() {
-            slot[c as usize] = i as u32;
-            let unit = unit_cost(table, inst, c, norm);
-            let cap = table.cells[c as usize].value as f64 / amount;
-            cols.push((pb.add_column(unit, 0.0..), pb.add_column(unit, 0.0..=cap)));
-            caps.push(cap);
-        }
-        for e in &inst.eqs {
-            let terms = balance(e, &slot, &cols);
-            if !terms.is_empty() {
-                pb.add_row(0.0..=0.0, terms);
-            }
-        }
-        let mut model = pb.optimise(highs::Sense::Minimise);
-        model.make_quiet();
-        model.set_threads(std::num::NonZeroU32::new(1).expect("1 > 0"));
+        let lp = PatternLp::new(table, inst, &all, &mut slot, amount, None);
         WholeModel {
-            model: Some(model),
-            movable,
+            model: Some(super::quiet_model(lp.pb)),
             slot,
-            cols,
-            caps,
+            movable: lp.movable,
+            cols: lp.cols,
+            caps: lp.caps,
         }
     }
 
@@ -494,11 +512,7 @@ impl WholeModel {
         let solved = model
             .try_solve()
             .map_err(|e| LpError::Solver(format!("{e:?}")))?;
-        let result = match solved.status() {
-            HighsModelStatus::Optimal => Ok(Some(support(&solved, &self.movable))),
-            HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => Ok(None),
-            s => Err(LpError::Solver(format!("pattern LP ended with {s:?}"))),
-        };
+        let result = read(&solved, &self.movable);
         let mut model: highs::Model = solved.into();
         model.change_column_bounds(u, 0.0..);
         model.change_column_bounds(w, 0.0..=self.caps[i]);

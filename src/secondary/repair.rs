@@ -1,9 +1,9 @@
 //! The audit-and-repair method: cheap, always ends protected.
 //!
 //! 1. Closure: an equation with a single masked cell discloses it by
-//!    subtraction (a *lone* cell), and one whose only two masked cells are both primary
-//!    secrets of a single contributor lets each contributor recover the
-//!    other (the singleton problem, handled as τ-ARGUS does): in both
+//!    subtraction (a *lone* cell), and one whose only two masked cells are
+//!    both primary secrets of a single contributor lets each contributor
+//!    recover the other (the singleton problem, handled as τ-ARGUS does): in both
 //!    cases the cheapest published cell of the equation is masked too,
 //!    until no equation is left so.
 //! 2. Audit with the attacker's LPs.
