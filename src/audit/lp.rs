@@ -2,9 +2,11 @@
 //! component, the minimum and maximum of its value over
 //! `{x >= 0 : every equation holds with the published values}`.
 //!
-//! One model per component is built once and re-solved with a changed
-//! objective: HiGHS keeps its basis between solves (warm start), so each
-//! further solve costs a few simplex iterations.
+//! One model per component is built once, solved first with HiGHS's
+//! presolve and dual simplex, then re-solved with a changed objective from
+//! its basis (warm start, primal simplex), so that each further solve costs
+//! a few simplex iterations; only rounds changing the objective of many
+//! cells of a big model start over (see [`COLD_VARS`]).
 
 use std::num::NonZeroU32;
 
@@ -100,19 +102,7 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usi
     } = search;
     // Scale values to about 1 so that the solver's tolerances are relative.
     let scale = sys.rows.iter().map(|(_, r)| r.abs()).fold(1.0, f64::max);
-    let mut pb = RowProblem::default();
-    let cols: Vec<_> = (0..sys.vars).map(|_| pb.add_column(0.0, 0.0..)).collect();
-    for (terms, rhs) in &sys.rows {
-        let r = rhs / scale;
-        pb.add_row(r..=r, terms.iter().map(|&(v, c)| (cols[v], c)));
-    }
-    let mut model = pb.optimise(Sense::Minimise);
-    model.make_quiet();
-    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
-    // The first solve has no basis to start from: HiGHS's defaults
-    // (presolve, dual simplex) find one far faster than the primal simplex
-    // from the slack basis (1 s instead of 28 s on a 90,000-cell national
-    // component); `solve` then switches to re-solves from its basis.
+    let (mut model, cols) = attacker_model(sys, scale);
     // Only maxima still to prove need to know whether they are unbounded.
     let wanted: Vec<bool> = (0..sys.vars)
         .map(|v| match (goals, seeds) {
@@ -170,6 +160,10 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usi
             if targets.len() < 2 {
                 break;
             }
+            if solves > 0 && n >= COLD_VARS && targets.len() >= COLD_TARGETS {
+                // A new objective over many cells of a big model: from scratch.
+                model = attacker_model(sys, scale).0;
+            }
             for &v in &targets {
                 let w = if sense == Sense::Maximise {
                     // Capped: a 1e12 weight on a zero bound stalls the simplex.
@@ -220,6 +214,35 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usi
         })
         .collect();
     Ok((out, solves))
+}
+
+/// Rounds over at least [`COLD_TARGETS`] cells of a model of at least
+/// [`COLD_VARS`] variables are solved from scratch rather than from the last
+/// basis: such an objective change costs the warm primal simplex far more
+/// than a cold solve (national scale 1, 160,000 variables: 84 targets
+/// 12.5 s warm, ~2.7 s cold; the whole run 295 s -> 144 s). On smaller
+/// models warm re-solves win (the full-scale DROM year took twice as long
+/// with every such round cold).
+const COLD_VARS: usize = 20_000;
+const COLD_TARGETS: usize = 50;
+
+/// The attacker's model of `sys` (values divided by `scale`), zero
+/// objective, no basis yet: its first solve uses HiGHS's defaults
+/// (presolve, dual simplex), which find an optimum far faster than the
+/// primal simplex from the slack basis (1 s instead of 28 s on a
+/// 90,000-cell national component); [`solve`] then switches the model to
+/// re-solves from its basis.
+fn attacker_model(sys: &System, scale: f64) -> (Model, Vec<highs::Col>) {
+    let mut pb = RowProblem::default();
+    let cols: Vec<_> = (0..sys.vars).map(|_| pb.add_column(0.0, 0.0..)).collect();
+    for (terms, rhs) in &sys.rows {
+        let r = rhs / scale;
+        pb.add_row(r..=r, terms.iter().map(|&(v, c)| (cols[v], c)));
+    }
+    let mut model = pb.optimise(Sense::Minimise);
+    model.make_quiet();
+    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
+    (model, cols)
 }
 
 /// Which variables have an unbounded maximum: those that can be positive
