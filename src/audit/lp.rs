@@ -6,7 +6,8 @@
 //! presolve and dual simplex, then re-solved with a changed objective from
 //! its basis (warm start, primal simplex), so that each further solve costs
 //! a few simplex iterations; only rounds changing the objective of many
-//! cells of a big model start over (see [`COLD_VARS`]).
+//! cells of a big model start over (20,000 variables, 50 cells; measured
+//! at `COLD_VARS`).
 
 use std::num::NonZeroU32;
 
