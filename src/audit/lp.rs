@@ -456,6 +456,49 @@ mod tests {
         assert!(iv[0].high.is_infinite() && iv[1].high.is_infinite());
     }
 
+    /// A fully masked r x c table with published margins: each cell's exact
+    /// interval is given by its Fréchet bounds, `[max(0, R_i + C_j - T),
+    /// min(R_i, C_j)]`. Big enough (over [`COLD_VARS`] cells) for rounds
+    /// solved from scratch; two rows, so that rounds prove most extremes.
+    #[test]
+    fn frechet_bounds_of_a_big_masked_table() {
+        use rand::{Rng, SeedableRng};
+        let (r, c) = (2usize, 10_050usize);
+        assert!(r * c >= COLD_VARS);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        // Skewed values, a fifth of them zero.
+        let x: Vec<f64> = (0..r * c)
+            .map(|_| {
+                if rng.gen_bool(0.2) {
+                    0.0
+                } else {
+                    rng.gen_range(1..1000u32).pow(2) as f64
+                }
+            })
+            .collect();
+        let row: Vec<f64> = (0..r).map(|i| (0..c).map(|j| x[i * c + j]).sum()).collect();
+        let col: Vec<f64> = (0..c).map(|j| (0..r).map(|i| x[i * c + j]).sum()).collect();
+        let total: f64 = row.iter().sum();
+        let mut rows: Vec<(Vec<(usize, f64)>, f64)> = (0..r)
+            .map(|i| ((0..c).map(|j| (i * c + j, 1.0)).collect(), row[i]))
+            .collect();
+        rows.extend((0..c).map(|j| ((0..r).map(|i| (i * c + j, 1.0)).collect(), col[j])));
+        let sys = System { vars: r * c, rows };
+        let (iv, _) = intervals(&sys).unwrap();
+        let tol = 1e-7 * total;
+        for i in 0..r {
+            for j in 0..c {
+                let got = iv[i * c + j];
+                let low = (row[i] + col[j] - total).max(0.0);
+                let high = row[i].min(col[j]);
+                assert!(
+                    (got.low - low).abs() <= tol && (got.high - high).abs() <= tol,
+                    "cell ({i}, {j}): {got:?}, Fréchet [{low}, {high}]"
+                );
+            }
+        }
+    }
+
     #[test]
     fn contradiction_is_infeasible() {
         // x0 = -1 with x0 >= 0.

@@ -599,3 +599,104 @@ fn support(solved: &highs::SolvedModel, movable: &[u32], unit: f64) -> Vec<(u32,
         .map(|(i, &c)| (c, (x[2 * i] - x[2 * i + 1]) / unit))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::aggregate::aggregate;
+    use crate::hierarchy::Hierarchy;
+    use crate::read::{Contribution, TableData, MAX_DIMS};
+    use crate::rules::Cost;
+
+    /// A 2-dimension table of 6 x 10 leaves per dimension (4,489 cells),
+    /// one contributor per detailed cell, values 1..=997 (no zero).
+    fn big_table() -> Table {
+        let tree = |name: &str| {
+            let mut text = format!("{name},\n");
+            for g in 0..6 {
+                text.push_str(&format!("{name}{g},{name}\n"));
+                for l in 0..10 {
+                    text.push_str(&format!("{name}{g}_{l},{name}{g}\n"));
+                }
+            }
+            Arc::new(Hierarchy::from_csv_text(Path::new("h.csv"), &text).unwrap())
+        };
+        let dims = [tree("a"), tree("b")];
+        let leaves =
+            |h: &Hierarchy| -> Vec<u32> { (0..h.len() as u32).filter(|&n| h.is_leaf(n)).collect() };
+        let (la, lb) = (leaves(&dims[0]), leaves(&dims[1]));
+        let mut contributions = Vec::new();
+        for &a in &la {
+            for &b in &lb {
+                let mut leaf = [0; MAX_DIMS];
+                leaf[0] = a;
+                leaf[1] = b;
+                let unit = contributions.len() as u32;
+                contributions.push(Contribution {
+                    unit,
+                    leaf,
+                    value: 1 + (i64::from(unit) * 7919) % 997,
+                });
+            }
+        }
+        let data = TableData {
+            split: vec![],
+            contributions,
+        };
+        aggregate(&data, &dims, 1).unwrap()
+    }
+
+    /// The whole-table model at any amount is the pattern LP of the whole
+    /// table at that amount: same optimal cost, and the cell moved by
+    /// exactly one unit of the amount (its moves are read in those units).
+    #[test]
+    fn whole_model_scales_to_any_amount() {
+        let mut table = big_table();
+        assert!(table.cells.len() > WHOLE_FROM);
+        let names = vec!["a".to_string(), "b".to_string()];
+        // A few masked cells, so that masked and published costs differ.
+        for i in [5, 700, 1400, 2100, 2800] {
+            table.cells[i].status = Status::Primary;
+        }
+        let inst = Instance::new(&mut table, &names, Cost::Value, &[], &[]).unwrap();
+        let unit = inst.min_width * (1.0 + MARGIN);
+        let mut whole = WholeModel::new(&table, &inst, unit);
+        let all: Vec<u32> = (0..table.cells.len() as u32).collect();
+        let mut slot = vec![u32::MAX; table.cells.len()];
+        let norm = norm(&inst, &all);
+        let cost = |moves: &[(u32, f64)]| -> f64 {
+            moves
+                .iter()
+                .map(|&(c, m)| unit_cost(&table, &inst, c, norm) * m.abs())
+                .sum()
+        };
+        let mut checked = 0;
+        for (p, dir) in [
+            (700u32, Direction::Up),
+            (1400, Direction::Down),
+            (0, Direction::Up),
+            (2800, Direction::Up),
+        ] {
+            let value = table.cells[p as usize].value as f64;
+            for amount in [unit, 3.0 * unit, 0.4 * value] {
+                if dir == Direction::Down && amount > value {
+                    continue;
+                }
+                let warm = whole.solve(p, dir, amount).unwrap().expect("a pattern");
+                let cold = solve_pattern(&table, &inst, &all, &mut slot, p, dir, amount)
+                    .unwrap()
+                    .expect("a pattern");
+                let moved = warm.iter().find(|&&(c, _)| c == p).expect("p moves").1;
+                let sign = if dir == Direction::Up { 1.0 } else { -1.0 };
+                assert!((moved - sign).abs() < 1e-9, "p moved by {moved} units");
+                let (w, c) = (cost(&warm), cost(&cold));
+                assert!((w - c).abs() <= 1e-6 * c.max(1.0), "warm {w}, cold {c}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10);
+    }
+}
