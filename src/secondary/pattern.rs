@@ -86,8 +86,7 @@ pub fn mask_patterns(
         cell.upper_protection.max(cell.lower_protection)
     };
     cells.sort_by(|&a, &b| level(b).total_cmp(&level(a)).then(a.cmp(&b)));
-    let mut slot = vec![u32::MAX; table.cells.len()];
-    let mut whole: Option<WholeModel> = None;
+    let mut lps = Lps::new(table);
     let (mut masked, mut solves) = (0, 0);
     for p in cells {
         let cell = &table.cells[p as usize];
@@ -107,12 +106,10 @@ pub fn mask_patterns(
             let found = loop {
                 let cells = around.cells(table);
                 solves += 1;
-                if cells.len() > WHOLE_FROM && table.cells.len() <= WHOLE_MAX_CELLS {
-                    let unit = inst.min_width * (1.0 + MARGIN);
-                    let model = whole.get_or_insert_with(|| WholeModel::new(table, inst, unit));
-                    break model.solve(p, dir, amount)?;
+                if cells.len() > WHOLE_FROM && whole_fits(table) {
+                    break lps.whole(table, inst, p, dir, amount)?;
                 }
-                match solve_pattern(table, inst, &cells, &mut slot, p, dir, amount)? {
+                match lps.part(table, inst, &cells, p, dir, amount)? {
                     Some(moves) => break Some(moves),
                     // No pattern even in the whole table: repair and the audit decide.
                     None if !around.grow(table) => break None,
@@ -120,12 +117,7 @@ pub fn mask_patterns(
                 }
             };
             if let Some(moves) = found {
-                for c in take(table, &moves, amount, proofs) {
-                    masked += 1;
-                    if let Some(model) = whole.as_mut() {
-                        model.masked(c);
-                    }
-                }
+                masked += lps.take(table, &moves, amount, proofs);
             }
         }
     }
@@ -157,9 +149,8 @@ pub fn mask_lone(
     };
     let mut cells = lone_cells(table, inst);
     cells.sort_by_key(|&c| (depth(c), c));
-    let amount = inst.min_width * (1.0 + MARGIN);
-    let mut slot = vec![u32::MAX; table.cells.len()];
-    let mut whole: Option<WholeModel> = None;
+    let amount = unit(inst);
+    let mut lps = Lps::new(table);
     let (mut masked, mut solves, mut left) = (0, 0, 0);
     for p in cells {
         if !is_lone(table, inst, p) {
@@ -169,41 +160,99 @@ pub fn mask_lone(
         let mut found = None;
         if around.len() <= WHOLE_FROM {
             solves += 1;
-            found = solve_pattern(table, inst, &around, &mut slot, p, Direction::Up, amount)?;
+            found = lps.part(table, inst, &around, p, Direction::Up, amount)?;
         }
-        if found.is_none() && table.cells.len() <= WHOLE_MAX_CELLS {
+        if found.is_none() && whole_fits(table) {
             solves += 1;
-            let model = whole.get_or_insert_with(|| WholeModel::new(table, inst, amount));
-            found = model.solve(p, Direction::Up, amount)?;
+            found = lps.whole(table, inst, p, Direction::Up, amount)?;
         }
         let Some(moves) = found else {
             left += 1;
             continue;
         };
-        for c in take(table, &moves, amount, proofs) {
-            masked += 1;
-            if let Some(model) = whole.as_mut() {
-                model.masked(c);
-            }
-        }
+        masked += lps.take(table, &moves, amount, proofs);
     }
     Ok((masked, solves, left))
 }
 
-/// Takes a pattern: masks the cells it moves and records in `proofs` the
-/// value each reaches (once they are masked, the pattern is a solution of
-/// the attacker's system). Returns the cells it newly masked.
-fn take(table: &mut Table, moves: &[(u32, f64)], amount: f64, proofs: &mut [Earlier]) -> Vec<u32> {
-    let mut newly = Vec::new();
-    for &(c, m) in moves {
-        let cell = &mut table.cells[c as usize];
-        if cell.status == Status::Published {
-            cell.status = Status::Secondary;
-            newly.push(c);
+/// The smallest amount a pattern moves a cell by: the smallest width the
+/// audit accepts, with the margin. The whole-table model's unit.
+fn unit(inst: &Instance) -> f64 {
+    inst.min_width * (1.0 + MARGIN)
+}
+
+/// Whether the table is small enough for a whole-table model.
+fn whole_fits(table: &Table) -> bool {
+    table.cells.len() <= WHOLE_MAX_CELLS
+}
+
+/// The pattern LPs of one step: cold LPs over parts of the table (their
+/// cells' positions in `slot`), and the whole table's warm model, built at
+/// its first use and told of every cell masked since.
+struct Lps {
+    slot: Vec<u32>,
+    whole: Option<WholeModel>,
+}
+
+impl Lps {
+    fn new(table: &Table) -> Lps {
+        Lps {
+            slot: vec![u32::MAX; table.cells.len()],
+            whole: None,
         }
-        proofs[c as usize].extend(cell.value, cell.value as f64 + m * amount);
     }
-    newly
+
+    /// The cheapest pattern moving `p` by `amount` in `dir` within `cells`.
+    fn part(
+        &mut self,
+        table: &Table,
+        inst: &Instance,
+        cells: &[u32],
+        p: u32,
+        dir: Direction,
+        amount: f64,
+    ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
+        solve_pattern(table, inst, cells, &mut self.slot, p, dir, amount)
+    }
+
+    /// The same over the whole table, with its warm model (see [`whole_fits`]).
+    fn whole(
+        &mut self,
+        table: &Table,
+        inst: &Instance,
+        p: u32,
+        dir: Direction,
+        amount: f64,
+    ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
+        self.whole
+            .get_or_insert_with(|| WholeModel::new(table, inst, unit(inst)))
+            .solve(p, dir, amount)
+    }
+
+    /// Takes a pattern: masks the cells it moves and records in `proofs`
+    /// the value each reaches (once they are masked, the pattern is a
+    /// solution of the attacker's system). Returns how many it newly masked.
+    fn take(
+        &mut self,
+        table: &mut Table,
+        moves: &[(u32, f64)],
+        amount: f64,
+        proofs: &mut [Earlier],
+    ) -> usize {
+        let mut newly = 0;
+        for &(c, m) in moves {
+            let cell = &mut table.cells[c as usize];
+            if cell.status == Status::Published {
+                cell.status = Status::Secondary;
+                newly += 1;
+                if let Some(model) = self.whole.as_mut() {
+                    model.masked(c);
+                }
+            }
+            proofs[c as usize].extend(cell.value, cell.value as f64 + m * amount);
+        }
+        newly
+    }
 }
 
 /// Neighbourhoods of more cells than this are left to the whole table's
@@ -662,8 +711,7 @@ mod tests {
             table.cells[i].status = Status::Primary;
         }
         let inst = Instance::new(&mut table, &names, Cost::Value, &[], &[]).unwrap();
-        let unit = inst.min_width * (1.0 + MARGIN);
-        let mut whole = WholeModel::new(&table, &inst, unit);
+        let mut whole = WholeModel::new(&table, &inst, unit(&inst));
         let all: Vec<u32> = (0..table.cells.len() as u32).collect();
         let mut slot = vec![u32::MAX; table.cells.len()];
         let norm = norm(&inst, &all);
@@ -681,6 +729,7 @@ mod tests {
             (2800, Direction::Up),
         ] {
             let value = table.cells[p as usize].value as f64;
+            let unit = unit(&inst);
             for amount in [unit, 3.0 * unit, 0.4 * value] {
                 if dir == Direction::Down && amount > value {
                     continue;
