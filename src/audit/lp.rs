@@ -6,8 +6,8 @@
 //! presolve and dual simplex, then re-solved with a changed objective from
 //! its basis (warm start, primal simplex), so that each further solve costs
 //! a few simplex iterations; only rounds changing the objective of many
-//! cells of a big model start over (20,000 variables, 50 cells; measured
-//! at `COLD_VARS`).
+//! cells of a big model start over (20,000 variables, 50 cells; see
+//! `COLD_VARS` for the measurements).
 
 use std::num::NonZeroU32;
 
@@ -240,10 +240,16 @@ fn attacker_model(sys: &System, scale: f64) -> (Model, Vec<highs::Col>) {
         let r = rhs / scale;
         pb.add_row(r..=r, terms.iter().map(|&(v, c)| (cols[v], c)));
     }
-    let mut model = pb.optimise(Sense::Minimise);
+    (quiet_model(pb, Sense::Minimise), cols)
+}
+
+/// A HiGHS model that prints nothing and uses one thread (components and
+/// tables are already solved in parallel).
+pub(crate) fn quiet_model(pb: RowProblem, sense: Sense) -> Model {
+    let mut model = pb.optimise(sense);
     model.make_quiet();
     model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
-    (model, cols)
+    model
 }
 
 /// Which variables have an unbounded maximum: those that can be positive
@@ -265,10 +271,8 @@ fn unbounded_set(sys: &System, wanted: &[bool]) -> Result<Vec<bool>, LpError> {
     for (terms, _) in &sys.rows {
         pb.add_row(0.0..=0.0, terms.iter().map(|&(v, c)| (cols[v], c)));
     }
-    let mut model = pb.optimise(Sense::Maximise);
-    model.make_quiet();
+    let mut model = quiet_model(pb, Sense::Maximise);
     model.set_option("presolve", "off");
-    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
     let mut positive = vec![false; sys.vars];
     loop {
         let solved = model

@@ -19,7 +19,7 @@ pub mod repair;
 
 use std::time::{Duration, Instant};
 
-use crate::audit::lp::LpError;
+use crate::audit::lp::{quiet_model, LpError};
 use crate::audit::{check_table_after, Earlier, TableAudit};
 use crate::rules::{Method, SecondaryRules};
 use crate::table::{Status, Table};
@@ -74,17 +74,9 @@ pub enum SecondaryError {
     Lp(#[from] LpError),
 }
 
-/// A minimisation model, quiet, on one thread (tables run in parallel).
-fn quiet_model(pb: highs::RowProblem) -> highs::Model {
-    let mut model = pb.optimise(highs::Sense::Minimise);
-    model.make_quiet();
-    model.set_threads(std::num::NonZeroU32::new(1).expect("1 > 0"));
-    model
-}
-
 /// Solves a minimisation LP quietly on one thread (the caller reads the status).
 fn solve_lp(pb: highs::RowProblem) -> Result<highs::SolvedModel, LpError> {
-    quiet_model(pb)
+    quiet_model(pb, highs::Sense::Minimise)
         .try_solve()
         .map_err(|e| LpError::Solver(format!("{e:?}")))
 }

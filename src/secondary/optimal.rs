@@ -25,12 +25,11 @@
 //! it passes the audit it is optimal. With a budget, the best protected
 //! masking found is returned with its gap to the bound.
 
-use std::num::NonZeroU32;
 use std::time::Instant;
 
 use highs::{Col, HighsModelStatus, Model, RowProblem, Sense};
 
-use crate::audit::lp::LpError;
+use crate::audit::lp::{quiet_model, LpError};
 use crate::audit::{check_table, FailureKind, TableAudit};
 use crate::table::{Status, Table};
 
@@ -137,9 +136,7 @@ pub fn run(
             pb.add_row(1.0.., others.map(|&j| (cols[j as usize], 1.0)));
         }
     }
-    let mut model = pb.optimise(Sense::Minimise);
-    model.make_quiet();
-    model.set_threads(NonZeroU32::new(1).expect("1 > 0"));
+    let mut model = quiet_model(pb, Sense::Minimise);
     model.set_option("mip_rel_gap", 0.0);
     model.set_option("mip_abs_gap", 1e-9);
     if let Some(n) = budget.max_nodes {

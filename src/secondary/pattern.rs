@@ -38,7 +38,7 @@
 use highs::{Col, HighsModelStatus, RowProblem};
 
 use crate::audit::equations::Equation;
-use crate::audit::lp::LpError;
+use crate::audit::lp::{quiet_model, LpError};
 use crate::audit::{Earlier, Failure, FailureKind};
 use crate::hierarchy::NodeId;
 use crate::table::{Status, Table};
@@ -480,7 +480,7 @@ impl PatternLp {
         let mut caps = Vec::with_capacity(movable.len());
         for (i, &c) in movable.iter().enumerate() {
             slot[c as usize] = i as u32;
-            let unit = unit_cost(table, inst, c, norm);
+            let cost = unit_cost(table, inst, c, norm);
             let cap = table.cells[c as usize].value as f64 / amount;
             let pair = match fixed {
                 Some((p, Direction::Up)) if p == c => {
@@ -489,7 +489,7 @@ impl PatternLp {
                 Some((p, Direction::Down)) if p == c => {
                     (pb.add_column(0.0, 0.0..=0.0), pb.add_column(0.0, 1.0..=1.0))
                 }
-                _ => (pb.add_column(unit, 0.0..), pb.add_column(unit, 0.0..=cap)),
+                _ => (pb.add_column(cost, 0.0..), pb.add_column(cost, 0.0..=cap)),
             };
             cols.push(pair);
             caps.push(cap);
@@ -512,15 +512,16 @@ impl PatternLp {
     }
 }
 
-/// A solved pattern LP's answer: the cells moved and how far (in units of
-/// `unit` times the LP's unit), or None when no pattern exists.
+/// A solved pattern LP's answer: the cells moved and how far, in units of
+/// the fixed cell's move (`scale` of the LP's units), or None when no
+/// pattern exists.
 fn read(
     solved: &highs::SolvedModel,
     movable: &[u32],
-    unit: f64,
+    scale: f64,
 ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
     match solved.status() {
-        HighsModelStatus::Optimal => Ok(Some(support(solved, movable, unit))),
+        HighsModelStatus::Optimal => Ok(Some(support(solved, movable, scale))),
         HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => Ok(None),
         s => Err(LpError::Solver(format!("pattern LP ended with {s:?}"))),
     }
@@ -553,7 +554,7 @@ impl WholeModel {
         let mut slot = vec![u32::MAX; n];
         let lp = PatternLp::new(table, inst, &all, &mut slot, unit, None);
         WholeModel {
-            model: Some(super::quiet_model(lp.pb)),
+            model: Some(quiet_model(lp.pb, highs::Sense::Minimise)),
             unit,
             slot,
             movable: lp.movable,
@@ -636,16 +637,17 @@ fn unit_cost(table: &Table, inst: &Instance, c: u32, norm: f64) -> f64 {
     }
 }
 
-/// The cells a solved pattern LP moves, and how far (in units of `unit`
-/// times the LP's unit), column pairs in the order of `movable`.
-fn support(solved: &highs::SolvedModel, movable: &[u32], unit: f64) -> Vec<(u32, f64)> {
+/// The cells a solved pattern LP moves, and how far in units of the fixed
+/// cell's move (`scale` of the LP's units), column pairs in the order of
+/// `movable`.
+fn support(solved: &highs::SolvedModel, movable: &[u32], scale: f64) -> Vec<(u32, f64)> {
     let x = solved.get_solution();
     let x = x.columns();
     movable
         .iter()
         .enumerate()
-        .filter(|&(i, _)| x[2 * i] + x[2 * i + 1] > SUPPORT_TOL * unit)
-        .map(|(i, &c)| (c, (x[2 * i] - x[2 * i + 1]) / unit))
+        .filter(|&(i, _)| x[2 * i] + x[2 * i + 1] > SUPPORT_TOL * scale)
+        .map(|(i, &c)| (c, (x[2 * i] - x[2 * i + 1]) / scale))
         .collect()
 }
 
