@@ -86,8 +86,8 @@ pub fn aggregate(data: &TableData, dims: &[Arc<Hierarchy>], top: usize) -> Resul
             top: a.top,
             status: Status::Published,
             rules: RuleSet::default(),
-            lower_protection: 0.0,
-            upper_protection: 0.0,
+            lower_protection: 0,
+            upper_protection: 0,
             audit: None,
         })
         .collect();

@@ -8,8 +8,12 @@
 //! 4. [`regroup`]: secret codes published at a coarser level or in
 //!    residual codes (treatment 1);
 //! 5. [`secondary`]: complementary cells masked (treatment 2);
-//! 6. [`audit`]: the attacker's linear programs decide the verdict;
-//! 7. [`write`]: release and internal files, written atomically.
+//! 6. [`audit`]: the attacker's linear programs, their solutions made
+//!    exact: witnesses that decide the verdict to the unit;
+//! 7. [`certify`]: the witnesses as a certificate, checked in exact
+//!    arithmetic by code separate from the search;
+//! 8. [`write`]: release and internal files, written atomically (the
+//!    release only once its certificate is checked).
 //!
 //! [`protect`] runs the stages in order ([`batch`] over many files); [`rules`] and [`hierarchy`] describe
 //! the tables; [`generate`] makes synthetic records; [`demo`] shows it all.
@@ -17,6 +21,7 @@
 pub mod aggregate;
 pub mod audit;
 pub mod batch;
+pub mod certify;
 pub mod cli;
 pub mod demo;
 pub mod error;

@@ -243,8 +243,8 @@ impl PublishedFile {
                         Status::Secondary
                     },
                     rules: RuleSet::default(),
-                    lower_protection: 0.0,
-                    upper_protection: 0.0,
+                    lower_protection: 0,
+                    upper_protection: 0,
                     audit: None,
                 });
             }

@@ -85,10 +85,10 @@ pub struct Cell {
     pub top: SmallVec<[i64; 2]>,
     pub status: Status,
     pub rules: RuleSet,
-    /// Protection levels in units: how far below and above its value an
-    /// attacker's interval must reach.
-    pub lower_protection: f64,
-    pub upper_protection: f64,
+    /// Protection levels in exact units: how far below and above its
+    /// value an attacker's interval must reach.
+    pub lower_protection: i64,
+    pub upper_protection: i64,
     /// The attacker's interval, once audited.
     pub audit: Option<(f64, f64)>,
 }

@@ -121,13 +121,13 @@ pub fn cells_csv(
             if c.rules.is_empty() {
                 row.extend([String::new(), String::new()]);
             } else {
-                row.push(format_bound(c.lower_protection, decimals, true));
-                row.push(format_bound(c.upper_protection, decimals, true));
+                row.push(format_amount(c.lower_protection, decimals));
+                row.push(format_amount(c.upper_protection, decimals));
             }
             match c.audit {
                 Some((lo, hi)) => {
-                    row.push(format_bound(lo, decimals, false));
-                    row.push(format_bound(hi, decimals, true));
+                    row.push(format_bound(lo, decimals, true));
+                    row.push(format_bound(hi, decimals, false));
                 }
                 None => row.extend([String::new(), String::new()]),
             }

@@ -8,18 +8,18 @@
 //! a few simplex iterations; only rounds changing the objective of many
 //! cells of a big model start over (20,000 variables, 50 cells; see
 //! `COLD_VARS` for the measurements).
+//!
+//! The solver only searches: every solution it returns is made exact
+//! ([`super::exact`]) and kept as a witness, and what a search proves is
+//! read off those exact points alone, in the cells' own units.
 
 use std::num::NonZeroU32;
 
 use highs::{HighsModelStatus, Model, RowProblem, Sense};
+use num_integer::Integer;
 
-/// The attacker's interval of one cell, in value units; `high` is
-/// `f64::INFINITY` when the maximum is unbounded.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
-    pub low: f64,
-    pub high: f64,
-}
+use super::exact::{self, Point};
+use crate::certify::witness::Q;
 
 /// Why an attacker LP could not be solved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -31,190 +31,398 @@ pub enum LpError {
     Solver(String),
 }
 
-/// A linear system `sum coef * x = rhs` over `vars` unknowns, `x >= 0`.
+/// A linear system `sum coef * x = rhs` over `vars` unknowns, `x >= 0`,
+/// exact: coefficients are small integers, right-hand sides value units.
 #[derive(Debug, Clone, Default)]
 pub struct System {
     pub vars: usize,
     /// Rows: (terms (variable, coefficient), right-hand side).
-    pub rows: Vec<(Vec<(usize, f64)>, f64)>,
+    pub rows: Vec<(Vec<(usize, i64)>, i128)>,
 }
 
-/// Solves min and max of every variable of `sys`.
-pub fn intervals(sys: &System) -> Result<(Vec<Interval>, usize), LpError> {
-    intervals_for(sys, Search::default())
+/// What a masked cell must withstand (SPEC section 5), in exact units: its
+/// interval at least one unit wide, reaching `up` and `down` when given.
+/// The single place that says when a range passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Target {
+    pub up: Option<i128>,
+    pub down: Option<i128>,
 }
 
-/// What a check needs to know of a variable's interval (values in units).
-/// Once a goal is met by solutions found, no LP is solved for that cell,
-/// and its interval is only the range seen (an inner bound); when it is not
-/// met, the extremes are solved exactly. A goal must imply that the cell
-/// passes, so that only exact intervals can fail.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Goal {
-    /// The exact interval.
-    Exact,
-    /// An interval reaching at least `up` and at most `down`.
-    Reach { up: f64, down: f64 },
-    /// An interval wider than this.
-    Width(f64),
-}
-
-impl Goal {
-    /// Whether a range seen meets the goal.
-    pub fn met_by(self, iv: Interval) -> bool {
-        match self {
-            Goal::Exact => false,
-            Goal::Reach { up, down } => iv.high >= up && iv.low <= down,
-            Goal::Width(w) => iv.high - iv.low > w,
-        }
+impl Target {
+    /// Whether a range `[lo, hi]` (each end reached) passes.
+    pub fn met_by(self, lo: Q, hi: Q) -> bool {
+        self.max_met(lo, hi) && self.min_met(lo, hi)
     }
 
-    /// Whether a range seen meets the goal's upper side (all of a width).
-    fn max_met_by(self, iv: Interval) -> bool {
-        match self {
-            Goal::Exact => false,
-            Goal::Reach { up, .. } => iv.high >= up,
-            Goal::Width(w) => iv.high - iv.low > w,
+    /// Whether the upper end needs nothing more.
+    fn max_met(self, lo: Q, hi: Q) -> bool {
+        hi.exceeds_by(lo, 1) && self.up.is_none_or(|u| hi >= Q::int(u))
+    }
+
+    /// Whether the lower end needs nothing more.
+    fn min_met(self, lo: Q, hi: Q) -> bool {
+        hi.exceeds_by(lo, 1) && self.down.is_none_or(|d| lo <= Q::int(d))
+    }
+}
+
+/// A witness over the variables of a system: variable `v` moves from the
+/// base by `num / den`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalWitness {
+    pub den: i128,
+    pub moves: Vec<(usize, i128)>,
+}
+
+/// An end of a variable's range: its value and the witness reaching it
+/// (`None`: the seed's, or the base).
+#[derive(Debug, Clone, Copy)]
+pub struct End {
+    pub value: Q,
+    pub by: Option<u32>,
+}
+
+/// What a search found: exact ends per variable, each reached by the base
+/// (the seed) or by one of `witnesses` (deviations from `base`).
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// The point the witnesses deviate from; None when no exact point of
+    /// the system was found (then nothing is proven).
+    pub base: Option<Point>,
+    pub witnesses: Vec<LocalWitness>,
+    pub low: Vec<End>,
+    pub high: Vec<End>,
+    /// Variables whose maximum is unbounded.
+    pub unbounded: Vec<bool>,
+    pub solves: usize,
+}
+
+impl Found {
+    /// Keeps a witness (deviating from `base`) when it widens some range.
+    pub fn add(&mut self, base: &Point, w: LocalWitness) -> bool {
+        let id = self.witnesses.len() as u32;
+        let mut used = false;
+        for &(v, m) in &w.moves {
+            let Some(val) = Q::new(base.nums[v], base.den).plus(m, w.den) else {
+                continue;
+            };
+            if val < self.low[v].value {
+                self.low[v] = End {
+                    value: val,
+                    by: Some(id),
+                };
+                used = true;
+            }
+            if val > self.high[v].value {
+                self.high[v] = End {
+                    value: val,
+                    by: Some(id),
+                };
+                used = true;
+            }
         }
+        if used {
+            self.witnesses.push(w);
+        }
+        used
+    }
+
+    /// The range proven for each variable.
+    pub fn ranges(&self) -> Vec<(Q, Q)> {
+        self.low
+            .iter()
+            .zip(&self.high)
+            .map(|(l, h)| (l.value, h.value))
+            .collect()
     }
 }
 
 /// How far [`intervals_for`] goes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Search<'a> {
-    /// Per variable, what is enough (`None`: the exact interval of every one).
-    pub goals: Option<&'a [Goal]>,
-    /// Ranges (in value units) already known to lie inside each variable's
-    /// interval, each end reached by some solution of the system: they
-    /// count as solutions seen.
-    pub seeds: Option<&'a [Interval]>,
-    /// Only the rounds over many variables at once, no LP per variable:
-    /// what they leave unproven keeps the range seen (an inner bound).
+    /// Per variable, what passes (`None`: width only).
+    pub targets: Option<&'a [Target]>,
+    /// Whether every extreme is solved (exact intervals); otherwise a
+    /// variable's search stops once its target is met.
+    pub exact: bool,
+    /// A point of the system (exact), when known (the true values): the
+    /// witnesses deviate from it. Otherwise the first point found.
+    pub base: Option<&'a Point>,
+    /// Ranges already proven (exact, each end reached by a known witness).
+    pub seeds: Option<&'a [(Q, Q)]>,
+    /// Only the rounds over many variables at once, no LP per variable.
     pub rounds_only: bool,
 }
 
-/// As [`intervals`], stopping early per variable where `search` allows;
-/// every interval returned is reached at both ends by solutions of `sys`.
-pub fn intervals_for(sys: &System, search: Search) -> Result<(Vec<Interval>, usize), LpError> {
+/// Solves min and max of every variable of `sys`.
+pub fn intervals(sys: &System) -> Result<Found, LpError> {
+    intervals_for(
+        sys,
+        Search {
+            exact: true,
+            ..Search::default()
+        },
+    )
+}
+
+/// The exact search: LP rounds and per-variable LPs whose solutions are
+/// made exact ([`exact::recover`]) and kept as witnesses when they widen a
+/// range; every range returned is reached at both ends by exact points.
+pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
     let Search {
-        goals,
+        targets,
+        exact: solve_all,
+        base,
         seeds,
         rounds_only,
     } = search;
-    // Scale values to about 1 so that the solver's tolerances are relative.
-    let scale = sys.rows.iter().map(|(_, r)| r.abs()).fold(1.0, f64::max);
-    let (mut model, cols) = attacker_model(sys, scale);
-    // Only maxima still to prove need to know whether they are unbounded.
-    let wanted: Vec<bool> = (0..sys.vars)
-        .map(|v| match (goals, seeds) {
-            (Some(g), Some(s)) => !g[v].max_met_by(s[v]),
-            _ => true,
-        })
-        .collect();
-    let unbounded = unbounded_set(sys, &wanted)?;
-    let (lo, hi) = propagate_bounds(sys, scale);
     let n = sys.vars;
-    let mut seen = Seen {
-        min: vec![f64::INFINITY; n],
-        max: vec![f64::NEG_INFINITY; n],
+    let target = |v: usize| targets.map_or(Target::default(), |t| t[v]);
+    // Scale values to about 1 so that the solver's tolerances are relative.
+    let scale = sys
+        .rows
+        .iter()
+        .map(|(_, r)| r.unsigned_abs() as f64)
+        .fold(1.0, f64::max);
+    let tol = 1e-9 * scale;
+    let (mut model, cols) = attacker_model(sys, scale);
+    let (plo, phi) = propagate_bounds(sys);
+    let mut st = State {
+        base: base.cloned(),
+        found: Found {
+            low: Vec::new(),
+            high: Vec::new(),
+            unbounded: vec![false; n],
+            ..Found::default()
+        },
+        solved_max: vec![false; n],
+        solved_min: vec![false; n],
     };
-    for (v, s) in seeds.into_iter().flatten().enumerate() {
-        seen.min[v] = s.low / scale;
-        seen.max[v] = s.high / scale;
+    if let Some(b) = base {
+        st.init_ends(b, seeds);
     }
-    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
-    // An extreme is proven when a solution reaches a propagated bound.
-    let goal = |v: usize| goals.map_or(Goal::Exact, |g| g[v]);
-    let max_done = |seen: &Seen, v: usize| {
-        unbounded[v]
-            || seen.max[v] >= hi[v]
-            || near(seen.max[v], hi[v])
-            || match goal(v) {
-                Goal::Exact => false,
-                Goal::Reach { up, .. } => seen.max[v] * scale >= up,
-                Goal::Width(w) => (seen.max[v] - seen.min[v]) * scale > w,
-            }
+    let max_done = |st: &State, v: usize| -> bool {
+        if st.found.unbounded[v] || st.solved_max[v] {
+            return true;
+        }
+        let Some((lo, hi)) = st.range(v) else {
+            return false;
+        };
+        phi[v].is_some_and(|h| hi >= Q::int(h)) || (!solve_all && target(v).max_met(lo, hi))
     };
-    let min_done = |seen: &Seen, v: usize| {
-        seen.min[v] <= lo[v]
-            || near(seen.min[v], lo[v])
-            || match goal(v) {
-                Goal::Exact => false,
-                Goal::Reach { down, .. } => seen.min[v] * scale <= down,
-                Goal::Width(w) => (seen.max[v] - seen.min[v]) * scale > w,
-            }
+    let min_done = |st: &State, v: usize| -> bool {
+        if st.solved_min[v] {
+            return true;
+        }
+        let Some((lo, hi)) = st.range(v) else {
+            return false;
+        };
+        lo <= Q::int(plo[v]) || (!solve_all && target(v).min_met(lo, hi))
     };
+    // Only maxima still to prove need to know whether they are unbounded.
+    let wanted: Vec<bool> = (0..n).map(|v| !max_done(&st, v)).collect();
+    let (unbounded, rays) = unbounded_set(sys, &wanted)?;
+    st.found.unbounded = unbounded;
     let mut solves = 0;
 
     // Rounds over all unproven cells at once: maximise the sum of x/bound
     // (minimise the sum of x); each solution proves many extremes together.
     for sense in [Sense::Maximise, Sense::Minimise] {
         for _round in 0..200 {
-            let done = |seen: &Seen, v: usize| {
+            let done = |st: &State, v: usize| {
                 if sense == Sense::Maximise {
-                    max_done(seen, v)
+                    max_done(st, v)
                 } else {
-                    min_done(seen, v)
+                    min_done(st, v)
                 }
             };
-            let targets: Vec<usize> = (0..n).filter(|&v| !done(&seen, v)).collect();
-            if targets.len() < 2 {
+            let targets_now: Vec<usize> = (0..n).filter(|&v| !done(&st, v)).collect();
+            if targets_now.len() < 2 && st.base.is_some() {
                 break;
             }
-            if solves > 0 && n >= COLD_VARS && targets.len() >= COLD_TARGETS {
+            if solves > 0 && n >= COLD_VARS && targets_now.len() >= COLD_TARGETS {
                 // A new objective over many cells of a big model: from scratch.
                 model = attacker_model(sys, scale).0;
             }
-            for &v in &targets {
+            for &v in &targets_now {
                 let w = if sense == Sense::Maximise {
                     // Capped: a 1e12 weight on a zero bound stalls the simplex.
-                    1.0 / hi[v].max(1e-3)
+                    1.0 / (phi[v].map_or(f64::INFINITY, |h| h as f64) / scale).max(1e-3)
                 } else {
                     1.0
                 };
                 model.change_column_cost(cols[v], w);
             }
-            let (_, m) = solve(model, sense, &mut seen)?;
+            let (x, m) = solve(model, sense)?;
             model = m;
             solves += 1;
-            for &v in &targets {
+            for &v in &targets_now {
                 model.change_column_cost(cols[v], 0.0);
             }
-            let proven = targets.iter().filter(|&&v| done(&seen, v)).count();
+            if let Some(x) = x {
+                st.take(sys, &x, scale, tol, seeds);
+            }
+            let proven = targets_now.iter().filter(|&&v| done(&st, v)).count();
             if proven < 3 {
                 break;
             }
         }
     }
+    st.take_rays(sys, &rays, &target);
 
     // What is left, one cell and one direction at a time.
     for (v, &col) in cols.iter().enumerate().filter(|_| !rounds_only) {
-        if !max_done(&seen, v) || !min_done(&seen, v) {
+        if !max_done(&st, v) || !min_done(&st, v) {
             model.change_column_cost(col, 1.0);
-            if !max_done(&seen, v) {
-                let (_, m) = solve(model, Sense::Maximise, &mut seen)?;
+            for sense in [Sense::Maximise, Sense::Minimise] {
+                let done = if sense == Sense::Maximise {
+                    max_done(&st, v)
+                } else {
+                    min_done(&st, v)
+                };
+                if done {
+                    continue;
+                }
+                let (x, m) = solve(model, sense)?;
                 model = m;
                 solves += 1;
-            }
-            if !min_done(&seen, v) {
-                let (_, m) = solve(model, Sense::Minimise, &mut seen)?;
-                model = m;
-                solves += 1;
+                if let Some(x) = x {
+                    st.take(sys, &x, scale, tol, seeds);
+                }
+                if sense == Sense::Maximise {
+                    st.solved_max[v] = true;
+                } else {
+                    st.solved_min[v] = true;
+                }
             }
             model.change_column_cost(col, 0.0);
         }
     }
-    let out = (0..n)
-        .map(|v| Interval {
-            low: seen.min[v].max(0.0) * scale,
-            high: if unbounded[v] {
-                f64::INFINITY
-            } else {
-                seen.max[v] * scale
-            },
-        })
-        .collect();
-    Ok((out, solves))
+    st.found.solves = solves;
+    st.found.base = st.base.take();
+    Ok(st.found)
+}
+
+/// The search's state: the base once known, ends and witnesses found.
+struct State {
+    base: Option<Point>,
+    found: Found,
+    solved_max: Vec<bool>,
+    solved_min: Vec<bool>,
+}
+
+impl State {
+    /// Ends start at the seeds (or the base).
+    fn init_ends(&mut self, base: &Point, seeds: Option<&[(Q, Q)]>) {
+        let at = |v: usize| Q::new(base.nums[v], base.den);
+        let n = base.nums.len();
+        let (low, high) = match seeds {
+            Some(s) => (
+                s.iter().map(|r| r.0).collect::<Vec<_>>(),
+                s.iter().map(|r| r.1).collect::<Vec<_>>(),
+            ),
+            None => ((0..n).map(at).collect(), (0..n).map(at).collect()),
+        };
+        self.found.low = low
+            .into_iter()
+            .map(|value| End { value, by: None })
+            .collect();
+        self.found.high = high
+            .into_iter()
+            .map(|value| End { value, by: None })
+            .collect();
+    }
+
+    fn range(&self, v: usize) -> Option<(Q, Q)> {
+        self.base.as_ref()?;
+        Some((self.found.low[v].value, self.found.high[v].value))
+    }
+
+    /// Makes an LP solution (scaled) exact and keeps it as a witness when
+    /// it widens a range; the first exact point becomes the base if none.
+    fn take(&mut self, sys: &System, x: &[f64], scale: f64, tol: f64, seeds: Option<&[(Q, Q)]>) {
+        let approx: Vec<f64> = x.iter().map(|v| v * scale).collect();
+        let Some(p) = exact::recover(sys, &approx, &exact::Box::nonnegative(sys.vars), tol) else {
+            return;
+        };
+        if self.base.is_none() {
+            self.init_ends(&p, seeds.filter(|_| false));
+            self.base = Some(p);
+            return;
+        }
+        let base = self.base.as_ref().expect("base");
+        let l = base.den.lcm(&p.den);
+        let (fb, fp) = (l / base.den, l / p.den);
+        let moves: Vec<(usize, i128)> = p
+            .nums
+            .iter()
+            .zip(&base.nums)
+            .enumerate()
+            .filter_map(|(v, (&a, &b))| {
+                let d = a.checked_mul(fp)?.checked_sub(b.checked_mul(fb)?)?;
+                (d != 0).then_some((v, d))
+            })
+            .collect();
+        self.add(LocalWitness { den: l, moves });
+    }
+
+    fn add(&mut self, w: LocalWitness) {
+        if let Some(base) = self.base.as_ref() {
+            self.found.add(base, w);
+        }
+    }
+
+    /// Rays of the recession cone as witnesses: a ray scaled far enough
+    /// that every variable it raises meets its target (and moves a unit).
+    fn take_rays(&mut self, sys: &System, rays: &[Vec<f64>], target: &dyn Fn(usize) -> Target) {
+        if self.base.is_none() {
+            return;
+        }
+        for r in rays {
+            let bounds = exact::Box {
+                lo: vec![0; sys.vars],
+                hi: vec![Some(1); sys.vars],
+                snap_zero: false,
+            };
+            let cone = System {
+                vars: sys.vars,
+                rows: sys.rows.iter().map(|(t, _)| (t.clone(), 0)).collect(),
+            };
+            let Some(p) = exact::recover(&cone, r, &bounds, 1e-9) else {
+                continue;
+            };
+            // The smallest integer multiple t reaching every target: the
+            // ray's move of v is t * nums[v] / den.
+            let mut t: i128 = 1;
+            for (v, &num) in p.nums.iter().enumerate() {
+                if num <= 0 {
+                    continue;
+                }
+                let (lo, hi) = (self.found.low[v].value, self.found.high[v].value);
+                let goal = Q::int(target(v).up.unwrap_or(i128::MIN))
+                    .max(lo.plus(1, 1).unwrap_or(hi))
+                    .max(hi);
+                let base = Q::new(
+                    self.base.as_ref().expect("base").nums[v],
+                    self.base.as_ref().expect("base").den,
+                );
+                let Some(need) = goal.plus(-base.num, base.den) else {
+                    continue;
+                };
+                // need <= t * num / den  <=>  t >= need * den / num.
+                let k = Q::new(need.num.saturating_mul(p.den), need.den.saturating_mul(num)).ceil();
+                t = t.max(k);
+            }
+            let moves: Vec<(usize, i128)> = p
+                .nums
+                .iter()
+                .enumerate()
+                .filter(|(_, &x)| x != 0)
+                .filter_map(|(v, &x)| Some((v, x.checked_mul(t)?)))
+                .collect();
+            self.add(LocalWitness { den: p.den, moves });
+        }
+    }
 }
 
 /// Rounds over at least [`COLD_TARGETS`] cells of a model of at least
@@ -237,8 +445,8 @@ fn attacker_model(sys: &System, scale: f64) -> (Model, Vec<highs::Col>) {
     let mut pb = RowProblem::default();
     let cols: Vec<_> = (0..sys.vars).map(|_| pb.add_column(0.0, 0.0..)).collect();
     for (terms, rhs) in &sys.rows {
-        let r = rhs / scale;
-        pb.add_row(r..=r, terms.iter().map(|&(v, c)| (cols[v], c)));
+        let r = *rhs as f64 / scale;
+        pb.add_row(r..=r, terms.iter().map(|&(v, c)| (cols[v], c as f64)));
     }
     (quiet_model(pb, Sense::Minimise), cols)
 }
@@ -252,6 +460,9 @@ pub(crate) fn quiet_model(pb: RowProblem, sense: Sense) -> Model {
     model
 }
 
+/// Rays of the recession cone.
+type Rays = Vec<Vec<f64>>;
+
 /// Which variables have an unbounded maximum: those that can be positive
 /// in the recession cone `{r >= 0 : A r = 0}`. Each round maximises the
 /// sum of the `wanted` variables not yet known positive over the cone cut
@@ -259,21 +470,22 @@ pub(crate) fn quiet_model(pb: RowProblem, sense: Sense) -> Model {
 /// adds none proves the rest of the wanted ones bounded (the others are
 /// reported bounded unless seen positive: only wanted ones are asked).
 /// Usually one or two LPs replace as many maximisations as there are
-/// unbounded variables.
-fn unbounded_set(sys: &System, wanted: &[bool]) -> Result<Vec<bool>, LpError> {
+/// unbounded variables. Also returns each round's ray (solver values).
+fn unbounded_set(sys: &System, wanted: &[bool]) -> Result<(Vec<bool>, Rays), LpError> {
     if !wanted.contains(&true) {
-        return Ok(vec![false; sys.vars]);
+        return Ok((vec![false; sys.vars], Vec::new()));
     }
     let mut pb = RowProblem::default();
     let cols: Vec<_> = (0..sys.vars)
         .map(|v| pb.add_column(if wanted[v] { 1.0 } else { 0.0 }, 0.0..=1.0))
         .collect();
     for (terms, _) in &sys.rows {
-        pb.add_row(0.0..=0.0, terms.iter().map(|&(v, c)| (cols[v], c)));
+        pb.add_row(0.0..=0.0, terms.iter().map(|&(v, c)| (cols[v], c as f64)));
     }
     let mut model = quiet_model(pb, Sense::Maximise);
     model.set_option("presolve", "off");
     let mut positive = vec![false; sys.vars];
+    let mut rays = Vec::new();
     loop {
         let solved = model
             .try_solve()
@@ -295,92 +507,94 @@ fn unbounded_set(sys: &System, wanted: &[bool]) -> Result<Vec<bool>, LpError> {
             }
         }
         if !added {
-            return Ok(positive);
+            return Ok((positive, rays));
         }
+        rays.push(x);
     }
-}
-
-/// One solve; returns the optimum (infinite when unbounded) and the model
-/// for the next solve.
-/// The smallest and largest value of each variable over the solutions
-/// found so far: bounds of its extremes from inside.
-struct Seen {
-    min: Vec<f64>,
-    max: Vec<f64>,
 }
 
 /// A sum of terms some of which may be infinite (all of one sign).
 #[derive(Default)]
 struct EndSum {
-    finite: f64,
+    finite: i128,
     infinite: usize,
 }
 
 impl EndSum {
-    fn add(&mut self, t: f64) {
-        if t.is_infinite() {
-            self.infinite += 1;
-        } else {
-            self.finite += t;
+    fn add(&mut self, t: Option<i128>) {
+        match t {
+            Some(t) => self.finite += t,
+            None => self.infinite += 1,
         }
     }
 
-    /// The sum without one of its terms; `inf` is the sum's infinite value.
-    fn without(&self, t: f64, inf: f64) -> f64 {
-        match (t.is_infinite(), self.infinite) {
-            (true, 1) => self.finite,
-            (false, 0) => self.finite - t,
-            _ => inf,
+    /// The sum without one of its terms (None: infinite).
+    fn without(&self, t: Option<i128>) -> Option<i128> {
+        match (t, self.infinite) {
+            (None, 1) => Some(self.finite),
+            (Some(t), 0) => Some(self.finite - t),
+            _ => None,
         }
     }
 }
 
-/// Valid bounds of every variable (scaled units) by propagating bounds
-/// through the equations, starting from `0 <= x < inf`. Outer bounds only:
-/// a solution that reaches one proves it is the extreme.
-fn propagate_bounds(sys: &System, scale: f64) -> (Vec<f64>, Vec<f64>) {
+/// Valid bounds of every variable by propagating bounds through the
+/// equations, starting from `0 <= x < inf`, in exact units (coefficients
+/// are +-1). Outer bounds only: a solution that reaches one proves it is
+/// the extreme.
+fn propagate_bounds(sys: &System) -> (Vec<i128>, Vec<Option<i128>>) {
     let n = sys.vars;
-    let mut lo = vec![0.0f64; n];
-    let mut hi = vec![f64::INFINITY; n];
-    // Range of a*x for x in [lo, hi].
-    let term = |a: f64, l: f64, h: f64| {
-        if a > 0.0 {
-            (a * l, a * h)
+    let mut lo = vec![0i128; n];
+    let mut hi: Vec<Option<i128>> = vec![None; n];
+    if sys
+        .rows
+        .iter()
+        .any(|(t, _)| t.iter().any(|&(_, a)| a.abs() != 1))
+    {
+        return (lo, hi);
+    }
+    // Range of a*x for x in [lo, hi] (None: infinite).
+    let term = |a: i64, l: i128, h: Option<i128>| -> (Option<i128>, Option<i128>) {
+        if a > 0 {
+            (Some(l), h)
         } else {
-            (a * h, a * l)
+            (h.map(|h| -h), Some(-l))
         }
     };
     for _round in 0..30 {
         let mut changed = false;
         for (terms, rhs) in &sys.rows {
-            let b = rhs / scale;
-            // Range of the row's sum: finite parts and counts of infinite ends.
             let mut low = EndSum::default();
             let mut high = EndSum::default();
             for &(v, a) in terms {
                 let (l, h) = term(a, lo[v], hi[v]);
+                // A lower end is never -inf here: x >= 0.
                 low.add(l);
                 high.add(h);
             }
             for &(v, a) in terms {
                 let (l, h) = term(a, lo[v], hi[v]);
-                // a*x_v = b - (the others), the others' range without v's own term.
-                let others_max = high.without(h, f64::INFINITY);
-                let others_min = low.without(l, f64::NEG_INFINITY);
-                // a*x_v in [b - others_max, b - others_min].
-                let (ax_lo, ax_hi) = (b - others_max, b - others_min);
-                let (new_lo, new_hi) = if a > 0.0 {
-                    (ax_lo / a, ax_hi / a)
+                // a*x_v = rhs - (the others) in [rhs - others_max, rhs - others_min].
+                let others_max = high.without(h);
+                let others_min = low.without(l);
+                let ax_lo = others_max.map(|m| rhs - m);
+                let ax_hi = others_min.map(|m| rhs - m);
+                let (new_lo, new_hi) = if a > 0 {
+                    (ax_lo, ax_hi)
                 } else {
-                    (ax_hi / a, ax_lo / a)
+                    (ax_hi.map(|x| -x), ax_lo.map(|x| -x))
                 };
-                if new_hi < hi[v] - 1e-12 * new_hi.abs().max(1.0) {
-                    hi[v] = new_hi.max(lo[v]);
-                    changed = true;
+                if let Some(nh) = new_hi {
+                    if hi[v].is_none_or(|h| nh < h) {
+                        hi[v] = Some(nh.max(lo[v]));
+                        changed = true;
+                    }
                 }
-                if new_lo > lo[v] + 1e-12 * new_lo.abs().max(1.0) && new_lo.is_finite() {
-                    lo[v] = new_lo.min(hi[v]);
-                    changed = true;
+                if let Some(nl) = new_lo {
+                    if nl > lo[v] {
+                        lo[v] = hi[v].map_or(nl, |h| nl.min(h));
+                        changed = true;
+                    }
                 }
             }
         }
@@ -391,7 +605,9 @@ fn propagate_bounds(sys: &System, scale: f64) -> (Vec<f64>, Vec<f64>) {
     (lo, hi)
 }
 
-fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model), LpError> {
+/// One solve; returns the solution (scaled values; None when unbounded)
+/// and the model for the next solve.
+fn solve(mut model: Model, sense: Sense) -> Result<(Option<Vec<f64>>, Model), LpError> {
     model.set_sense(sense);
     let mut solved = model
         .try_solve()
@@ -407,17 +623,11 @@ fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model)
             .try_solve()
             .map_err(|e| LpError::Solver(format!("{e:?}")))?;
     }
-    let value = match solved.status() {
-        HighsModelStatus::Optimal => {
-            for (v, &x) in solved.get_solution().columns().iter().enumerate() {
-                seen.min[v] = seen.min[v].min(x);
-                seen.max[v] = seen.max[v].max(x);
-            }
-            solved.objective_value()
-        }
-        HighsModelStatus::Unbounded if sense == Sense::Maximise => f64::INFINITY,
+    let x = match solved.status() {
+        HighsModelStatus::Optimal => Some(solved.get_solution().columns().to_vec()),
+        HighsModelStatus::Unbounded if sense == Sense::Maximise => None,
         HighsModelStatus::Infeasible => return Err(LpError::Infeasible),
-        HighsModelStatus::UnboundedOrInfeasible if sense == Sense::Maximise => f64::INFINITY,
+        HighsModelStatus::UnboundedOrInfeasible if sense == Sense::Maximise => None,
         s => return Err(LpError::Solver(format!("attacker LP ended with {s:?}"))),
     };
     let mut model = Model::from(solved);
@@ -425,26 +635,35 @@ fn solve(mut model: Model, sense: Sense, seen: &mut Seen) -> Result<(f64, Model)
     // stays primal feasible: primal simplex, no presolve (it would drop the basis).
     model.set_option("simplex_strategy", 4);
     model.set_option("presolve", "off");
-    Ok((value, model))
+    Ok((x, model))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ends(f: &Found) -> Vec<(f64, f64)> {
+        (0..f.low.len())
+            .map(|v| {
+                let hi = if f.unbounded[v] {
+                    f64::INFINITY
+                } else {
+                    f.high[v].value.to_f64()
+                };
+                (f.low[v].value.to_f64(), hi)
+            })
+            .collect()
+    }
+
     #[test]
     fn two_unknowns_summing_to_ten() {
         // x0 + x1 = 10, x >= 0: both in [0, 10].
         let sys = System {
             vars: 2,
-            rows: vec![(vec![(0, 1.0), (1, 1.0)], 10.0)],
+            rows: vec![(vec![(0, 1), (1, 1)], 10)],
         };
-        let iv = intervals(&sys).unwrap().0;
-        for i in iv {
-            assert!(
-                (i.low - 0.0).abs() < 1e-9 && (i.high - 10.0).abs() < 1e-9,
-                "{i:?}"
-            );
+        for (lo, hi) in ends(&intervals(&sys).unwrap()) {
+            assert_eq!((lo, hi), (0.0, 10.0));
         }
     }
 
@@ -453,17 +672,21 @@ mod tests {
         // x0 - x1 = 3: x0 in [3, inf), x1 in [0, inf).
         let sys = System {
             vars: 2,
-            rows: vec![(vec![(0, 1.0), (1, -1.0)], 3.0)],
+            rows: vec![(vec![(0, 1), (1, -1)], 3)],
         };
-        let iv = intervals(&sys).unwrap().0;
-        assert!((iv[0].low - 3.0).abs() < 1e-9);
-        assert!(iv[0].high.is_infinite() && iv[1].high.is_infinite());
+        let f = intervals(&sys).unwrap();
+        let iv = ends(&f);
+        assert_eq!(iv[0].0, 3.0);
+        assert!(iv[0].1.is_infinite() && iv[1].1.is_infinite());
+        // A ray witness moves both up.
+        assert!(f.high[0].value > Q::int(3) && f.high[1].value > Q::int(0));
     }
 
     /// A fully masked r x c table with published margins: each cell's exact
     /// interval is given by its Fréchet bounds, `[max(0, R_i + C_j - T),
     /// min(R_i, C_j)]`. Big enough (over [`COLD_VARS`] cells) for rounds
     /// solved from scratch; two rows, so that rounds prove most extremes.
+    /// Exact: every end equals its bound to the unit.
     #[test]
     fn frechet_bounds_of_a_big_masked_table() {
         use rand::{Rng, SeedableRng};
@@ -471,33 +694,34 @@ mod tests {
         assert!(r * c >= COLD_VARS);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         // Skewed values, a fifth of them zero.
-        let x: Vec<f64> = (0..r * c)
+        let x: Vec<i128> = (0..r * c)
             .map(|_| {
                 if rng.gen_bool(0.2) {
-                    0.0
+                    0
                 } else {
-                    rng.gen_range(1..1000u32).pow(2) as f64
+                    rng.gen_range(1..1000i128).pow(2)
                 }
             })
             .collect();
-        let row: Vec<f64> = (0..r).map(|i| (0..c).map(|j| x[i * c + j]).sum()).collect();
-        let col: Vec<f64> = (0..c).map(|j| (0..r).map(|i| x[i * c + j]).sum()).collect();
-        let total: f64 = row.iter().sum();
-        let mut rows: Vec<(Vec<(usize, f64)>, f64)> = (0..r)
-            .map(|i| ((0..c).map(|j| (i * c + j, 1.0)).collect(), row[i]))
+        let row: Vec<i128> = (0..r).map(|i| (0..c).map(|j| x[i * c + j]).sum()).collect();
+        let col: Vec<i128> = (0..c).map(|j| (0..r).map(|i| x[i * c + j]).sum()).collect();
+        let total: i128 = row.iter().sum();
+        let mut rows: Vec<(Vec<(usize, i64)>, i128)> = (0..r)
+            .map(|i| ((0..c).map(|j| (i * c + j, 1)).collect(), row[i]))
             .collect();
-        rows.extend((0..c).map(|j| ((0..r).map(|i| (i * c + j, 1.0)).collect(), col[j])));
+        rows.extend((0..c).map(|j| ((0..r).map(|i| (i * c + j, 1)).collect(), col[j])));
         let sys = System { vars: r * c, rows };
-        let (iv, _) = intervals(&sys).unwrap();
-        let tol = 1e-7 * total;
+        let f = intervals(&sys).unwrap();
         for i in 0..r {
             for j in 0..c {
-                let got = iv[i * c + j];
-                let low = (row[i] + col[j] - total).max(0.0);
+                let v = i * c + j;
+                let low = (row[i] + col[j] - total).max(0);
                 let high = row[i].min(col[j]);
                 assert!(
-                    (got.low - low).abs() <= tol && (got.high - high).abs() <= tol,
-                    "cell ({i}, {j}): {got:?}, Fréchet [{low}, {high}]"
+                    f.low[v].value == Q::int(low) && f.high[v].value == Q::int(high),
+                    "cell ({i}, {j}): [{:?}, {:?}], Fréchet [{low}, {high}]",
+                    f.low[v].value,
+                    f.high[v].value
                 );
             }
         }
@@ -508,8 +732,8 @@ mod tests {
         // x0 = -1 with x0 >= 0.
         let sys = System {
             vars: 1,
-            rows: vec![(vec![(0, 1.0)], -1.0)],
+            rows: vec![(vec![(0, 1)], -1)],
         };
-        assert_eq!(intervals(&sys).map(|r| r.0), Err(LpError::Infeasible));
+        assert_eq!(intervals(&sys).map(|r| r.solves), Err(LpError::Infeasible));
     }
 }

@@ -10,29 +10,31 @@
 
 pub mod command;
 pub mod equations;
+pub mod exact;
 pub mod lp;
 pub mod slices;
 
 use rayon::prelude::*;
 
-use crate::table::Table;
+use crate::certify::witness::{Proofs, Witness, Q};
+use crate::table::{Cell, Table};
 use equations::{components, equations, Component, Equation};
-use lp::{intervals_for, Goal, Interval, LpError, Search, System};
-
-/// Relative tolerance of comparisons with LP results: intervals are exact
-/// up to the solver's precision on values scaled to about 1.
-pub const REL_TOL: f64 = 1e-7;
+use exact::Point;
+use lp::{intervals_for, Found, LpError, Search, System, Target};
 
 /// How a masking fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
-    /// A masked cell whose interval has zero width.
+    /// A masked cell whose interval is narrower than one unit.
     ExactDisclosure,
     /// A masked primary cell whose interval misses its protection levels.
     UnderProtected,
     /// A primary cell left published.
     PrimaryPublished,
+    /// No exact point of the attacker's system was found for the cell's
+    /// component: nothing about it could be proven.
+    Unproven,
 }
 
 impl FailureKind {
@@ -41,6 +43,7 @@ impl FailureKind {
             FailureKind::ExactDisclosure => "exact_disclosure",
             FailureKind::UnderProtected => "under_protected",
             FailureKind::PrimaryPublished => "primary_published",
+            FailureKind::Unproven => "unproven",
         }
     }
 }
@@ -62,9 +65,11 @@ pub struct TableAudit {
     pub exact_without_lp: usize,
     pub lp_solves: usize,
     pub failures: Vec<Failure>,
-    /// Whether the intervals are the attacker's exact extremes; otherwise
-    /// each is a range the attacker's interval contains (see [`check_table`]).
+    /// Whether the intervals are the attacker's extremes; otherwise each
+    /// is a range the attacker's interval contains (see [`check_table`]).
     pub exact: bool,
+    /// The exact evidence behind every range (the certificate's witnesses).
+    pub proofs: Proofs,
 }
 
 impl TableAudit {
@@ -73,10 +78,26 @@ impl TableAudit {
     }
 }
 
-/// Audits a table: sets each masked cell's `audit` interval and returns the
-/// failures. Cells whose `rules` are not empty are primary secrets; their
-/// protection levels are checked when `check_protection` is true (it needs
-/// the true values, so not for a published file audited alone).
+/// What a masked cell must withstand (SPEC section 5): an interval at least
+/// one unit wide; for a primary cell when its levels are known, reaching
+/// `T + upper` and `T - lower`, in the cell's own units.
+pub fn target_of(cell: &Cell, levels: bool) -> Target {
+    if levels && !cell.rules.is_empty() {
+        let t = cell.value as i128;
+        Target {
+            up: Some(t + cell.upper_protection as i128),
+            down: Some(t - cell.lower_protection as i128),
+        }
+    } else {
+        Target::default()
+    }
+}
+
+/// Audits a table: sets each masked cell's `audit` interval (the
+/// attacker's extremes) and returns the failures. Cells whose `rules` are
+/// not empty are primary secrets; their protection levels are checked when
+/// `check_protection` is true (it needs the true values, so not for a
+/// published file audited alone).
 pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAudit, LpError> {
     let depth = if check_protection {
         Depth::Exact
@@ -99,10 +120,10 @@ enum Depth {
 }
 
 /// A pass/fail check with protection levels: the same verdicts as
-/// [`audit_table`], but LPs stop as soon as solutions show a cell passes,
-/// so intervals are exact only for failing cells; a passing cell's interval
-/// is a range the attacker's interval contains, each end reached by a
-/// solution of the attacker's system (which is what proves it passes).
+/// [`audit_table`], but LPs stop as soon as exact witnesses show a cell
+/// passes, so intervals are exact only for failing cells; a passing cell's
+/// interval is a range the attacker's interval contains, each end reached
+/// by an exact witness (which is what proves it passes).
 /// Secondary suppression uses it between its rounds, and `protect` as its
 /// final audit unless exact intervals are asked for.
 pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
@@ -114,112 +135,48 @@ pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
 /// [`slices`]); the verdicts do not depend on it (tests use small values).
 pub fn check_table_sliced(
     table: &mut Table,
-    earlier: Option<&[Earlier]>,
+    earlier: Option<Proofs>,
     slice_from: usize,
 ) -> Result<TableAudit, LpError> {
-    let seeds = earlier.and_then(|e| seeds_from(table, e));
-    audit_impl(table, Depth::Check { slice_from }, seeds.as_deref())
+    audit_impl(table, Depth::Check { slice_from }, earlier)
 }
 
-/// [`check_table`] reusing the intervals of an earlier check of a masking
-/// that this one contains (`earlier`: each cell's status and interval
-/// then; `None`: a plain check). Any solution of the earlier attacker system, with the cells
-/// masked since at their true values, solves this one, so the ranges seen
-/// then still hold and only what they do not prove is solved again. When
-/// a cell masked then is published now, nothing is reused.
+/// [`check_table`] starting from the evidence of an earlier check (or of
+/// patterns): every witness moving only cells masked now still holds, so
+/// only what those do not prove is searched again.
 pub fn check_table_after(
     table: &mut Table,
-    earlier: Option<&[Earlier]>,
+    earlier: Option<Proofs>,
 ) -> Result<TableAudit, LpError> {
     check_table_sliced(table, earlier, slices::SLICE_FROM)
-}
-
-/// Each masked cell's range proven by an earlier check, when the masking
-/// has only grown since (see [`check_table_after`]).
-fn seeds_from(table: &Table, earlier: &[Earlier]) -> Option<Vec<Option<Interval>>> {
-    let grown = earlier.len() == table.cells.len()
-        && earlier
-            .iter()
-            .zip(&table.cells)
-            .all(|(e, c)| !e.masked || c.status.is_masked());
-    grown.then(|| {
-        earlier
-            .iter()
-            .zip(&table.cells)
-            .map(|(e, c)| match e.audit {
-                Some((low, high)) if c.status.is_masked() => Some(Interval { low, high }),
-                // Newly masked: its true value is one solution.
-                _ if c.status.is_masked() => Some(Interval {
-                    low: c.value as f64,
-                    high: c.value as f64,
-                }),
-                _ => None,
-            })
-            .collect()
-    })
-}
-
-/// What [`check_table_after`] needs of an earlier check, per cell: whether
-/// the cell was masked, and a range its interval contains, each end
-/// reached by a solution of the attacker's system of every masking that
-/// contains the earlier one (the check's ranges; a protecting pattern may
-/// extend them, see [`Earlier::extend`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Earlier {
-    pub masked: bool,
-    pub audit: Option<(f64, f64)>,
-}
-
-impl Earlier {
-    /// Widens the range of a cell with value `value` to `reached`, a value
-    /// some solution reaches once the cells it moves are masked (they must
-    /// be, before the next check).
-    pub fn extend(&mut self, value: i64, reached: f64) {
-        let (low, high) = self.audit.unwrap_or((value as f64, value as f64));
-        self.audit = Some((low.min(reached), high.max(reached)));
-    }
-
-    /// Nothing masked, nothing proven: a start for ranges that patterns
-    /// alone prove (valid for any masking holding their cells).
-    pub fn none(cells: usize) -> Vec<Earlier> {
-        vec![
-            Earlier {
-                masked: false,
-                audit: None
-            };
-            cells
-        ]
-    }
-
-    /// Each cell's masking and interval now.
-    pub fn of(table: &Table) -> Vec<Earlier> {
-        table
-            .cells
-            .iter()
-            .map(|c| Earlier {
-                masked: c.status.is_masked(),
-                audit: c.audit,
-            })
-            .collect()
-    }
 }
 
 fn audit_impl(
     table: &mut Table,
     depth: Depth,
-    seeds: Option<&[Option<Interval>]>,
+    earlier: Option<Proofs>,
 ) -> Result<TableAudit, LpError> {
-    let check_protection = depth != Depth::ExactNoLevels;
-    // Intervals are those of this masking only (an earlier one may have
-    // masked cells that are published now).
+    let levels = depth != Depth::ExactNoLevels;
+    // Intervals are those of this masking only.
     for c in &mut table.cells {
         c.audit = None;
     }
     let eqs = equations(table);
     let comps = components(table, &eqs);
+    // With the true values, they are the anchor and earlier witnesses
+    // still valid seed the search.
+    let start: Option<Proofs> = levels.then(|| {
+        earlier
+            .filter(|p| p.fits(table))
+            .map(|p| p.valid_for(table))
+            .unwrap_or_else(|| Proofs::at_truth(table))
+    });
+    let seeds: Option<Vec<(Q, Q)>> = start
+        .as_ref()
+        .map(|p| (0..table.cells.len()).map(|c| p.range(c)).collect());
     let solved: Vec<Result<Solved, LpError>> = comps
         .par_iter()
-        .map(|c| solve_component(table, &eqs, c, depth, seeds))
+        .map(|c| solve_component(table, &eqs, c, depth, seeds.as_deref()))
         .collect();
     let mut report = TableAudit {
         exact: matches!(depth, Depth::Exact | Depth::ExactNoLevels),
@@ -228,32 +185,66 @@ fn audit_impl(
         largest_component: comps.iter().map(|c| c.cells.len()).max().unwrap_or(0),
         ..TableAudit::default()
     };
-    for (comp, res) in comps.iter().zip(solved) {
-        let (ivs, without_lp, solves) = res?;
-        report.lp_solves += solves;
+    let solved: Vec<Solved> = solved.into_iter().collect::<Result<_, _>>()?;
+    let mut proofs = match start {
+        Some(p) => p,
+        None => {
+            // The anchor: each component's base, published cells at their value.
+            let mut anchor: Vec<Q> = table
+                .cells
+                .iter()
+                .map(|c| Q::int(c.value as i128))
+                .collect();
+            for (comp, (found, _)) in comps.iter().zip(&solved) {
+                if let Some(b) = &found.base {
+                    for (v, &c) in comp.cells.iter().enumerate() {
+                        anchor[c as usize] = Q::new(b.nums[v], b.den);
+                    }
+                }
+            }
+            Proofs::at(anchor)
+        }
+    };
+    let mut unproven = Vec::new();
+    for (comp, (found, without_lp)) in comps.iter().zip(solved) {
+        report.lp_solves += found.solves;
         if without_lp {
             report.exact_without_lp += comp.cells.len();
         }
-        let scale = component_scale(table, &eqs, comp);
-        for (&c, iv) in comp.cells.iter().zip(ivs) {
-            table.cells[c as usize].audit = Some((iv.low, iv.high));
-            let tol = REL_TOL * scale + 1e-6;
-            let cell = &table.cells[c as usize];
-            if iv.high - iv.low <= tol.max(0.5) {
-                report.failures.push(Failure {
-                    cell: c,
-                    kind: FailureKind::ExactDisclosure,
-                });
-            } else if check_protection && !cell.rules.is_empty() {
-                let t = cell.value as f64;
-                if iv.high < t + cell.upper_protection - tol
-                    || iv.low > t - cell.lower_protection + tol
-                {
-                    report.failures.push(Failure {
-                        cell: c,
-                        kind: FailureKind::UnderProtected,
-                    });
-                }
+        if found.base.is_none() {
+            unproven.extend(comp.cells.iter().copied());
+            continue;
+        }
+        for w in found.witnesses {
+            let moves = w.moves.iter().map(|&(v, m)| (comp.cells[v], m)).collect();
+            proofs.add(Witness { den: w.den, moves });
+        }
+        for (v, &c) in comp.cells.iter().enumerate() {
+            proofs.unbounded[c as usize] = found.unbounded[v];
+        }
+    }
+    proofs.prune();
+    for comp in &comps {
+        for &c in &comp.cells {
+            let (lo, hi) = proofs.range(c as usize);
+            let cell = &mut table.cells[c as usize];
+            let high = if proofs.unbounded[c as usize] {
+                f64::INFINITY
+            } else {
+                hi.floor() as f64
+            };
+            cell.audit = Some((lo.ceil() as f64, high));
+            let kind = if unproven.contains(&c) {
+                Some(FailureKind::Unproven)
+            } else if !hi.exceeds_by(lo, 1) {
+                Some(FailureKind::ExactDisclosure)
+            } else if !target_of(cell, levels).met_by(lo, hi) {
+                Some(FailureKind::UnderProtected)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                report.failures.push(Failure { cell: c, kind });
             }
         }
     }
@@ -266,36 +257,23 @@ fn audit_impl(
         }
     }
     report.failures.sort_by_key(|f| (f.cell, f.kind));
+    report.proofs = proofs;
     Ok(report)
 }
 
-/// A component's intervals, whether they came without LP, and the LPs solved.
-type Solved = (Vec<Interval>, bool, usize);
+/// A component's search result (variables in component order), and
+/// whether it came without LP.
+type Solved = (Found, bool);
 
-/// The magnitude of a component's published side, for tolerances.
-fn component_scale(table: &Table, eqs: &[Equation], comp: &Component) -> f64 {
-    let mut s: f64 = 1.0;
-    for &e in &comp.equations {
-        for (c, _) in eqs[e].terms() {
-            let cell = &table.cells[c as usize];
-            if !cell.status.is_masked() {
-                s = s.max(cell.value as f64);
-            }
-        }
-    }
-    s
-}
-
-/// Intervals of a component's cells; also whether they were found without
-/// LP, and how many LPs were solved.
+/// The exact search of one component.
 fn solve_component(
     table: &Table,
     eqs: &[Equation],
     comp: &Component,
     depth: Depth,
-    seeds: Option<&[Option<Interval>]>,
+    seeds: Option<&[(Q, Q)]>,
 ) -> Result<Solved, LpError> {
-    let goals_only = matches!(depth, Depth::Check { .. });
+    let levels = depth != Depth::ExactNoLevels;
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
     let var_of = |c: u32| {
         comp.cells
@@ -308,95 +286,110 @@ fn solve_component(
     };
     for &e in &comp.equations {
         let mut terms = Vec::new();
-        let mut rhs = 0.0;
+        let mut rhs: i128 = 0;
         for (c, coef) in eqs[e].terms() {
+            let coef = coef as i64;
             if masked(c) {
                 terms.push((var_of(c), coef));
             } else {
-                rhs -= coef * table.cells[c as usize].value as f64;
+                rhs -= coef as i128 * table.cells[c as usize].value as i128;
             }
         }
         sys.rows.push((terms, rhs));
     }
-    // A lone cell fixed by one equation, or free of any: no LP needed.
-    if comp.cells.len() == 1 {
-        if let Some((terms, rhs)) = sys.rows.first() {
-            let v = rhs / terms[0].1;
-            if v < -0.5
-                || sys
-                    .rows
-                    .iter()
-                    .any(|(t, r)| (r / t[0].1 - v).abs() > REL_TOL * v.abs().max(1.0) + 1e-6)
-            {
-                return Err(LpError::Infeasible);
-            }
-            return Ok((vec![Interval { low: v, high: v }], true, 0));
+    // A lone cell fixed by its equations: no LP needed.
+    if comp.cells.len() == 1 && !sys.rows.is_empty() {
+        let (terms, rhs) = &sys.rows[0];
+        let a = terms[0].1 as i128;
+        if rhs % a != 0 {
+            return Err(LpError::Infeasible);
         }
-        return Ok((
-            vec![Interval {
-                low: 0.0,
-                high: f64::INFINITY,
-            }],
-            false,
-            0,
-        ));
+        let v = rhs / a;
+        if v < 0 || sys.rows.iter().any(|(t, r)| *r != v * t[0].1 as i128) {
+            return Err(LpError::Infeasible);
+        }
+        let at = lp::End {
+            value: Q::int(v),
+            by: None,
+        };
+        let found = Found {
+            base: Some(Point {
+                den: 1,
+                nums: vec![v],
+            }),
+            low: vec![at],
+            high: vec![at],
+            unbounded: vec![false],
+            ..Found::default()
+        };
+        return Ok((found, true));
     }
-    let goals: Option<Vec<Goal>> = goals_only.then(|| {
-        // Goals a little beyond the pass criteria of audit_impl, so that a met goal passes.
-        let tol = (REL_TOL * component_scale(table, eqs, comp) + 1e-6).max(0.5) * 1.01 + 1e-6;
-        comp.cells
+    let targets: Vec<Target> = comp
+        .cells
+        .iter()
+        .map(|&c| target_of(&table.cells[c as usize], levels))
+        .collect();
+    let truth: Option<Point> = levels.then(|| Point {
+        den: 1,
+        nums: comp
+            .cells
             .iter()
-            .map(|&c| {
-                let cell = &table.cells[c as usize];
-                if cell.rules.is_empty() {
-                    Goal::Width(tol)
-                } else {
-                    let t = cell.value as f64;
-                    Goal::Reach {
-                        up: t + cell.upper_protection.max(tol) + tol,
-                        down: t - cell.lower_protection.max(tol) - tol,
-                    }
-                }
-            })
-            .collect()
+            .map(|&c| table.cells[c as usize].value as i128)
+            .collect(),
     });
-    // Seeds only where every cell of the component has one.
-    let mut seeds: Option<Vec<Interval>> =
-        seeds.and_then(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
-    let mut sliced = 0;
+    let mut seeds: Option<Vec<(Q, Q)>> =
+        seeds.map(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
     let slice_from = match depth {
         Depth::Check { slice_from } => slice_from,
         _ => usize::MAX,
     };
-    if let Some(goals) = goals.as_deref().filter(|_| comp.cells.len() > slice_from) {
-        let truth: Vec<f64> = comp
-            .cells
-            .iter()
-            .map(|&c| table.cells[c as usize].value as f64)
-            .collect();
-        let (ranges, solves) = slices::prove_on_slices(
-            table,
-            &comp.cells,
-            &sys,
-            &truth,
-            goals,
-            seeds.as_deref(),
-            slice_from,
-        )?;
-        sliced = solves;
-        let all_met = goals.iter().zip(&ranges).all(|(&g, &r)| g.met_by(r));
-        if all_met {
-            return Ok((ranges, false, sliced));
+    let mut sliced: Option<Found> = None;
+    if let (Some(truth), Some(s)) = (&truth, &seeds) {
+        if comp.cells.len() > slice_from {
+            let end = |value: Q| lp::End { value, by: None };
+            let mut found = Found {
+                base: Some(truth.clone()),
+                low: s.iter().map(|r| end(r.0)).collect(),
+                high: s.iter().map(|r| end(r.1)).collect(),
+                unbounded: vec![false; comp.cells.len()],
+                ..Found::default()
+            };
+            found.solves = slices::prove_on_slices(
+                table,
+                &comp.cells,
+                &sys,
+                truth,
+                &targets,
+                &mut found,
+                slice_from,
+            )?;
+            let ranges = found.ranges();
+            if targets.iter().zip(&ranges).all(|(t, r)| t.met_by(r.0, r.1)) {
+                return Ok((found, false));
+            }
+            seeds = Some(ranges);
+            sliced = Some(found);
         }
-        seeds = Some(ranges);
     }
-    let (ivs, solves) = intervals_for(
+    let mut found = intervals_for(
         &sys,
         Search {
-            goals: goals.as_deref(),
+            targets: Some(&targets),
+            exact: !matches!(depth, Depth::Check { .. }),
+            base: truth.as_ref(),
             seeds: seeds.as_deref(),
             rounds_only: false,
         },
     )?;
-    Ok((ivs, false, sliced + solves))
+    if let Some(mut s) = sliced {
+        // The slices' witnesses and the whole component's, on one base.
+        let base = s.base.clone().expect("truth");
+        s.solves += found.solves;
+        s.unbounded = std::mem::take(&mut found.unbounded);
+        for w in found.witnesses {
+            s.add(&base, w);
+        }
+        found = s;
+    }
+    Ok((found, false))
 }

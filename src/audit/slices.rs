@@ -12,7 +12,9 @@
 
 use rayon::prelude::*;
 
-use super::lp::{intervals_for, Goal, Interval, LpError, Search, System};
+use super::exact::Point;
+use super::lp::{intervals_for, Found, LocalWitness, LpError, Search, System, Target};
+use crate::certify::witness::Q;
 use crate::hierarchy::NodeId;
 use crate::read::MAX_DIMS;
 use crate::table::Table;
@@ -30,28 +32,21 @@ fn passes(slice_from: usize) -> [usize; 3] {
     ]
 }
 
-/// Ranges inside each variable's interval, proven on slices of `sys` (the
-/// other variables held at `truth`), starting from `seeds`; and the LPs
-/// solved. `cells` are the table positions of the variables: slices are
-/// boxes of the table's hierarchies. Variables no slice proves keep the
-/// widest range seen (at least their seed, or their true value).
+/// Witnesses proven on slices of `sys` (the other variables held at
+/// `truth`, an integer point of `sys`), starting from `seeds`, added to
+/// `found` (whose base is `truth`); returns the LPs solved. `cells` are
+/// the table positions of the variables: slices are boxes of the table's
+/// hierarchies.
 pub fn prove_on_slices(
     table: &Table,
     cells: &[u32],
     sys: &System,
-    truth: &[f64],
-    goals: &[Goal],
-    seeds: Option<&[Interval]>,
+    truth: &Point,
+    targets: &[Target],
+    found: &mut Found,
     slice_from: usize,
-) -> Result<(Vec<Interval>, usize), LpError> {
+) -> Result<usize, LpError> {
     let n = sys.vars;
-    let mut range: Vec<Interval> = match seeds {
-        Some(s) => s.to_vec(),
-        None => truth
-            .iter()
-            .map(|&t| Interval { low: t, high: t })
-            .collect(),
-    };
     let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (r, (terms, _)) in sys.rows.iter().enumerate() {
         for &(v, _) in terms {
@@ -64,7 +59,10 @@ pub fn prove_on_slices(
         .collect();
     let mut solves = 0;
     for size in passes(slice_from) {
-        let pending: Vec<bool> = (0..n).map(|v| !goals[v].met_by(range[v])).collect();
+        let ranges = found.ranges();
+        let pending: Vec<bool> = (0..n)
+            .map(|v| !targets[v].met_by(ranges[v].0, ranges[v].1))
+            .collect();
         if !pending.contains(&true) {
             break;
         }
@@ -78,27 +76,27 @@ pub fn prove_on_slices(
         let solved: Vec<Result<Proven, LpError>> = slices
             .into_par_iter()
             .map(|vars| {
-                let (ivs, k) = solve_slice(sys, &rows_of, truth, goals, &range, &vars)?;
-                Ok((vars, ivs, k))
+                let f = solve_slice(sys, &rows_of, truth, targets, &ranges, &vars)?;
+                Ok((vars, f))
             })
             .collect();
         for res in solved {
-            let (vars, ivs, k) = res?;
-            solves += k;
-            for (&v, iv) in vars.iter().zip(ivs) {
-                range[v].low = range[v].low.min(iv.low);
-                range[v].high = range[v].high.max(iv.high);
+            let (vars, f) = res?;
+            solves += f.solves;
+            for w in f.witnesses {
+                let moves = w.moves.iter().map(|&(i, m)| (vars[i], m)).collect();
+                found.add(truth, LocalWitness { den: w.den, moves });
             }
         }
     }
-    Ok((range, solves))
+    Ok(solves)
 }
 
 /// Boxes with the variables they hold.
 type Parts = Vec<(Slice, Vec<usize>)>;
 
-/// A slice's variables, the ranges proven there, and the LPs solved.
-type Proven = (Vec<usize>, Vec<Interval>, usize);
+/// A slice's variables and what its search found.
+type Proven = (Vec<usize>, Found);
 
 /// A box of the table: per dimension, the subtree under `top`, or with
 /// `shallow`, only `top` and its children.
@@ -189,16 +187,16 @@ fn split(
     }
 }
 
-/// The ranges one slice proves: the rows touching its variables, the
-/// others' terms moved to the right-hand side at their true values.
+/// What one slice proves: the rows touching its variables, the others'
+/// terms moved to the right-hand side at their true values.
 fn solve_slice(
     sys: &System,
     rows_of: &[Vec<u32>],
-    truth: &[f64],
-    goals: &[Goal],
-    range: &[Interval],
+    truth: &Point,
+    targets: &[Target],
+    range: &[(Q, Q)],
     vars: &[usize],
-) -> Result<(Vec<Interval>, usize), LpError> {
+) -> Result<Found, LpError> {
     let local = |v: usize| vars.binary_search(&v).ok();
     let mut rows: Vec<u32> = vars
         .iter()
@@ -217,17 +215,23 @@ fn solve_slice(
         for &(v, c) in terms {
             match local(v) {
                 Some(i) => kept.push((i, c)),
-                None => b -= c * truth[v],
+                None => b -= c as i128 * truth.nums[v],
             }
         }
         sub.rows.push((kept, b));
     }
-    let goals: Vec<Goal> = vars.iter().map(|&v| goals[v]).collect();
-    let seeds: Vec<Interval> = vars.iter().map(|&v| range[v]).collect();
+    let targets: Vec<Target> = vars.iter().map(|&v| targets[v]).collect();
+    let seeds: Vec<(Q, Q)> = vars.iter().map(|&v| range[v]).collect();
+    let base = Point {
+        den: 1,
+        nums: vars.iter().map(|&v| truth.nums[v]).collect(),
+    };
     intervals_for(
         &sub,
         Search {
-            goals: Some(&goals),
+            targets: Some(&targets),
+            exact: false,
+            base: Some(&base),
             seeds: Some(&seeds),
             rounds_only: true,
         },

@@ -3,7 +3,6 @@
 //! the cells forced either way, and what each masked cell must withstand.
 
 use crate::audit::equations::{equations, Equation};
-use crate::audit::REL_TOL;
 use crate::hierarchy::NodeId;
 use crate::rules::{Cost, Selector};
 use crate::table::{Cell, Status, Table};
@@ -27,8 +26,8 @@ pub struct Instance {
     /// The information lost by masking each cell.
     pub costs: Vec<f64>,
     pub forced: Vec<Forced>,
-    /// The smallest interval width a masked cell may have, in units: wider
-    /// than the audit's exact-disclosure threshold on this table.
+    /// The interval width the methods give a masked cell, in units: the
+    /// audit's one unit, and a unit of margin (see [`aim`]).
     pub min_width: f64,
 }
 
@@ -70,8 +69,7 @@ impl Instance {
                 }
             }
         }
-        let scale = table.cells.iter().map(|c| c.value).max().unwrap_or(0) as f64;
-        let min_width = 2.0 * (REL_TOL * scale + 1e-6).max(0.5) + 1.0;
+        let min_width = aim(1);
         Ok(Instance {
             eqs,
             eqs_of,
@@ -94,6 +92,13 @@ impl Instance {
                 .then(a.cmp(&b))
         })
     }
+}
+
+/// How far the methods move a cell to meet a level of `level` units: one
+/// unit past it, in whole units, so that no verdict rests on solver noise
+/// (patterns are made exact, and the audit decides to the unit).
+pub fn aim(level: i64) -> f64 {
+    level as f64 + 1.0
 }
 
 /// A primary cell of a single contributor: the singleton rule's subject

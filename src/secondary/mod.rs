@@ -20,7 +20,8 @@ pub mod repair;
 use std::time::{Duration, Instant};
 
 use crate::audit::lp::{quiet_model, LpError};
-use crate::audit::{check_table_after, Earlier, TableAudit};
+use crate::audit::{check_table_after, TableAudit};
+use crate::certify::witness::Proofs;
 use crate::rules::{Method, SecondaryRules};
 use crate::table::{Status, Table};
 
@@ -155,16 +156,16 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
         method: "fast",
         ..Outcome::default()
     };
-    let mut earlier: Option<Vec<Earlier>> = None;
+    let mut earlier: Option<Proofs> = None;
     loop {
         out.repair_rounds += 1;
         out.solves += settle(table, inst, &mut earlier)?;
-        let audit = check_table_after(table, earlier.as_deref())?;
+        let mut audit = check_table_after(table, earlier.take())?;
         if audit.passed() {
             out.audit = Some(audit);
             return Ok(out);
         }
-        let mut proofs = Earlier::of(table);
+        let mut proofs = std::mem::take(&mut audit.proofs);
         let (masked, solves) = pattern::mask_patterns(table, inst, &audit.failures, &mut proofs)?;
         earlier = Some(proofs);
         out.solves += solves;
@@ -185,13 +186,13 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
 fn settle(
     table: &mut Table,
     inst: &Instance,
-    earlier: &mut Option<Vec<Earlier>>,
+    earlier: &mut Option<Proofs>,
 ) -> Result<usize, LpError> {
     let mut solves = 0;
     loop {
         let closed = repair::close_singletons(table, inst);
         // Before any check, nothing is proven: the patterns' values only.
-        let proofs = earlier.get_or_insert_with(|| Earlier::none(table.cells.len()));
+        let proofs = earlier.get_or_insert_with(|| Proofs::at_truth(table));
         let (masked, n, left) = pattern::mask_lone(table, inst, proofs)?;
         solves += n;
         let forced = if left > 0 {

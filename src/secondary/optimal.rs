@@ -33,7 +33,7 @@ use crate::audit::lp::{quiet_model, LpError};
 use crate::audit::{check_table, FailureKind, TableAudit};
 use crate::table::{Status, Table};
 
-use super::instance::{is_singleton, Forced, Instance};
+use super::instance::{aim, is_singleton, Forced, Instance};
 
 /// Coefficients below this (relative to the right-hand side) are dropped.
 const COEF_TOL: f64 = 1e-9;
@@ -227,8 +227,12 @@ pub fn run(
             let t = cell.value as f64;
             match f.kind {
                 FailureKind::UnderProtected => {
-                    let up = cell.upper_protection.max(inst.min_width);
-                    let down = cell.lower_protection.min(t);
+                    let up = aim(cell.upper_protection).max(inst.min_width);
+                    let down = if cell.lower_protection > 0 {
+                        aim(cell.lower_protection).min(t)
+                    } else {
+                        0.0
+                    };
                     for (s, r) in [(1.0, up), (-1.0, down)] {
                         if r <= 0.0 {
                             continue;
@@ -270,7 +274,7 @@ pub fn run(
                         _ => {}
                     }
                 }
-                FailureKind::PrimaryPublished => {}
+                FailureKind::PrimaryPublished | FailureKind::Unproven => {}
             }
         }
         sol.cuts += added;

@@ -38,16 +38,14 @@
 use highs::{Col, HighsModelStatus, RowProblem};
 
 use crate::audit::equations::Equation;
-use crate::audit::lp::{quiet_model, LpError};
-use crate::audit::{Earlier, Failure, FailureKind};
+use crate::audit::exact::{self, Point};
+use crate::audit::lp::{quiet_model, LpError, System};
+use crate::audit::{target_of, Failure, FailureKind};
+use crate::certify::witness::{Proofs, Witness, Q};
 use crate::hierarchy::NodeId;
 use crate::table::{Status, Table};
 
-use super::instance::{Forced, Instance};
-
-/// Relative margin on protection levels so that the audit's check, made
-/// with the solver's tolerances, is met with room.
-const MARGIN: f64 = 1e-6;
+use super::instance::{aim, Forced, Instance};
 
 /// A move smaller than this (relative to the level) is solver noise.
 const SUPPORT_TOL: f64 = 1e-7;
@@ -66,14 +64,14 @@ enum Direction {
 /// the whole table's warm model, as in [`mask_lone`] (the 4-year DROM batch
 /// 142 s -> 108 s). Returns the cells masked and the LPs solved.
 ///
-/// Each pattern found is a solution of the attacker's system once its cells
-/// are masked: `proofs` records, per cell moved, the value it
-/// reaches there, so that the next check need not prove it again.
+/// Each pattern found, made exact, is a witness once its cells are
+/// masked: it goes to `proofs`, so that the next check need not prove
+/// what it moves again.
 pub fn mask_patterns(
     table: &mut Table,
     inst: &Instance,
     failures: &[Failure],
-    proofs: &mut [Earlier],
+    proofs: &mut Proofs,
 ) -> Result<(usize, usize), LpError> {
     let mut cells: Vec<u32> = failures
         .iter()
@@ -85,20 +83,31 @@ pub fn mask_patterns(
         let cell = &table.cells[c as usize];
         cell.upper_protection.max(cell.lower_protection)
     };
-    cells.sort_by(|&a, &b| level(b).total_cmp(&level(a)).then(a.cmp(&b)));
+    cells.sort_by(|&a, &b| level(b).cmp(&level(a)).then(a.cmp(&b)));
     let mut lps = Lps::new(table);
     let (mut masked, mut solves) = (0, 0);
     for p in cells {
         let cell = &table.cells[p as usize];
         let t = cell.value as f64;
-        let (low, high) = cell.audit.unwrap_or((t, t));
-        let up = cell.upper_protection.max(inst.min_width) * (1.0 + MARGIN);
-        let down = (cell.lower_protection * (1.0 + MARGIN)).min(t);
+        let target = target_of(cell, true);
+        let (low, high) = proofs.range(p as usize);
+        // Aims past the levels (see `aim`), in whole units.
+        let up = aim(cell.upper_protection.max(inst.min_width as i64));
+        let down = aim(cell.lower_protection).min(t);
         let mut wanted = Vec::new();
-        if high < t + up || high - low < inst.min_width {
+        let reached = |to: Option<i128>, above: bool| {
+            to.is_none_or(|v| {
+                if above {
+                    high >= Q::int(v)
+                } else {
+                    low <= Q::int(v)
+                }
+            })
+        };
+        if !reached(target.up, true) || !high.exceeds_by(low, 1) {
             wanted.push((Direction::Up, up));
         }
-        if down > 0.0 && low > t - down {
+        if cell.lower_protection > 0 && !reached(target.down, false) {
             wanted.push((Direction::Down, down));
         }
         for (dir, amount) in wanted {
@@ -117,7 +126,7 @@ pub fn mask_patterns(
                 }
             };
             if let Some(moves) = found {
-                masked += lps.take(table, &moves, amount, proofs);
+                masked += lps.take(table, inst, &moves, p, dir, amount, proofs);
             }
         }
     }
@@ -131,12 +140,12 @@ pub fn mask_patterns(
 /// an earlier pattern is skipped. Each neighbourhood bigger than
 /// [`WHOLE_FROM`] cells, or without a pattern, is handed to one model of the
 /// whole table kept warm between solves (tables up to [`WHOLE_MAX_CELLS`]).
-/// Records each pattern's values in `proofs`; returns the cells masked, the
-/// LPs solved and the lone cells left without a pattern.
+/// Adds each pattern, made exact, to `proofs`; returns the cells masked,
+/// the LPs solved and the lone cells left without a pattern.
 pub fn mask_lone(
     table: &mut Table,
     inst: &Instance,
-    proofs: &mut [Earlier],
+    proofs: &mut Proofs,
 ) -> Result<(usize, usize, usize), LpError> {
     let depth = |c: u32| -> u32 {
         let coords = table.coords(table.cells[c as usize].key);
@@ -170,7 +179,7 @@ pub fn mask_lone(
             left += 1;
             continue;
         };
-        masked += lps.take(table, &moves, amount, proofs);
+        masked += lps.take(table, inst, &moves, p, Direction::Up, amount, proofs);
     }
     Ok((masked, solves, left))
 }
@@ -178,7 +187,7 @@ pub fn mask_lone(
 /// The smallest amount a pattern moves a cell by: the smallest width the
 /// audit accepts, with the margin. The whole-table model's unit.
 fn unit(inst: &Instance) -> f64 {
-    inst.min_width * (1.0 + MARGIN)
+    inst.min_width
 }
 
 /// Whether the table is small enough for a whole-table model.
@@ -229,18 +238,22 @@ impl Lps {
             .solve(p, dir, amount)
     }
 
-    /// Takes a pattern: masks the cells it moves and records in `proofs`
-    /// the value each reaches (once they are masked, the pattern is a
-    /// solution of the attacker's system). Returns how many it newly masked.
+    /// Takes a pattern moving `p` by `amount` in `dir`: masks the cells
+    /// it moves and adds it, made exact, to `proofs` (once they are
+    /// masked, it is a witness). Returns how many it newly masked.
+    #[allow(clippy::too_many_arguments)]
     fn take(
         &mut self,
         table: &mut Table,
+        inst: &Instance,
         moves: &[(u32, f64)],
+        p: u32,
+        dir: Direction,
         amount: f64,
-        proofs: &mut [Earlier],
+        proofs: &mut Proofs,
     ) -> usize {
         let mut newly = 0;
-        for &(c, m) in moves {
+        for &(c, _) in moves {
             let cell = &mut table.cells[c as usize];
             if cell.status == Status::Published {
                 cell.status = Status::Secondary;
@@ -249,10 +262,84 @@ impl Lps {
                     model.masked(c);
                 }
             }
-            proofs[c as usize].extend(cell.value, cell.value as f64 + m * amount);
+        }
+        if let Some(w) = exact_pattern(table, inst, moves, p, dir, amount) {
+            proofs.add(w);
         }
         newly
     }
+}
+
+/// A pattern made exact: its cells' moves solved in integers (or
+/// rationals) from its structure, `p` moved by exactly `amount` (a whole
+/// number of units), every other cell of the table left where it is;
+/// None when no exact pattern has that structure.
+fn exact_pattern(
+    table: &Table,
+    inst: &Instance,
+    moves: &[(u32, f64)],
+    p: u32,
+    dir: Direction,
+    amount: f64,
+) -> Option<Witness> {
+    let cells: Vec<u32> = {
+        let mut c: Vec<u32> = moves.iter().map(|m| m.0).collect();
+        c.sort_unstable();
+        c
+    };
+    let var = |c: u32| cells.binary_search(&c).ok();
+    let mut rows: Vec<u32> = cells
+        .iter()
+        .flat_map(|&c| inst.eqs_of[c as usize].iter().copied())
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let sys = System {
+        vars: cells.len(),
+        rows: rows
+            .iter()
+            .map(|&e| {
+                let terms = inst.eqs[e as usize]
+                    .terms()
+                    .filter_map(|(c, coef)| var(c).map(|v| (v, coef as i64)))
+                    .collect();
+                (terms, 0)
+            })
+            .collect(),
+    };
+    let amount = amount.round() as i128;
+    let signed = if dir == Direction::Up {
+        amount
+    } else {
+        -amount
+    };
+    let mut approx = vec![0.0; cells.len()];
+    for &(c, m) in moves {
+        approx[var(c)?] = m * amount as f64;
+    }
+    let mut lo: Vec<i128> = cells
+        .iter()
+        .map(|&c| -(table.cells[c as usize].value as i128))
+        .collect();
+    let mut hi: Vec<Option<i128>> = vec![None; cells.len()];
+    let pv = var(p)?;
+    lo[pv] = signed;
+    hi[pv] = Some(signed);
+    approx[pv] = signed as f64;
+    let bounds = exact::Box {
+        lo,
+        hi,
+        snap_zero: true,
+    };
+    let scale = approx.iter().fold(1.0f64, |a, &b| a.max(b.abs()));
+    let Point { den, nums } = exact::recover(&sys, &approx, &bounds, 1e-9 * scale)?;
+    let moves: Vec<(u32, i128)> = cells
+        .iter()
+        .zip(nums)
+        .filter(|(_, n)| *n != 0)
+        .map(|(&c, n)| (c, n))
+        .collect();
+    Some(Witness { den, moves })
 }
 
 /// Neighbourhoods of more cells than this are left to the whole table's

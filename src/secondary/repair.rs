@@ -15,7 +15,8 @@
 //! every cell masked passes (all maxima unbounded, minima 0).
 
 use crate::audit::lp::LpError;
-use crate::audit::{check_table_after, Earlier, FailureKind, TableAudit};
+use crate::audit::{check_table_after, FailureKind, TableAudit};
+use crate::certify::witness::Proofs;
 use crate::table::{Status, Table};
 
 use super::instance::{is_singleton, Instance};
@@ -34,16 +35,16 @@ pub struct Repaired {
 pub fn run(table: &mut Table, inst: &Instance) -> Result<Repaired, LpError> {
     let (eqs, eqs_of) = (&inst.eqs, &inst.eqs_of);
     let mut out = Repaired::default();
-    let mut earlier: Option<Vec<Earlier>> = None;
+    let mut earlier: Option<Proofs> = None;
     loop {
         out.rounds += 1;
         out.masked += close(table, inst);
-        let audit = check_table_after(table, earlier.as_deref())?;
+        let mut audit = check_table_after(table, earlier.take())?;
         if audit.passed() {
             out.audit = Some(audit);
             return Ok(out);
         }
-        earlier = Some(Earlier::of(table));
+        earlier = Some(std::mem::take(&mut audit.proofs));
         let mut to_mask: Vec<u32> = Vec::new();
         for f in &audit.failures {
             if f.kind == FailureKind::PrimaryPublished {
