@@ -81,6 +81,28 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Check a release's certificate in exact arithmetic (no LP solver):
+    /// exit 0 when every claim holds, 1 naming the cells whose claim fails.
+    Verify {
+        /// Rules file (TOML) describing the table.
+        #[arg(long)]
+        rules: PathBuf,
+        /// The release (published.csv).
+        #[arg(long)]
+        published: PathBuf,
+        /// The certificate written beside it (certificate.json).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// The original records: recompute primary cells and their levels and
+        /// check every protection claim (without: exact disclosure only).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// The `regroup.csv` of a regrouped release.
+        #[arg(long)]
+        regroup: Option<PathBuf>,
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Write realistic synthetic records.
     Generate {
         #[arg(long, value_enum)]
@@ -209,6 +231,24 @@ pub fn run(cli: Cli) -> Result<i32> {
                 regroup.as_deref(),
                 out.as_deref(),
                 opts.quiet,
+            )
+        }
+        Command::Verify {
+            rules,
+            published,
+            certificate,
+            input,
+            regroup,
+            quiet,
+        } => {
+            let rules = Rules::load(&rules)?;
+            crate::certify::command::run(
+                &rules,
+                &published,
+                &certificate,
+                input.as_deref(),
+                regroup.as_deref(),
+                quiet,
             )
         }
         Command::Generate {

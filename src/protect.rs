@@ -11,13 +11,17 @@ use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
 use crate::audit::{audit_table, check_table, TableAudit};
+use crate::certify::certificate::Certificate;
+use crate::certify::verify::{verify, Finding, Problem};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 use crate::primary;
 use crate::progress::Progress;
 use crate::read::{read_from, Microdata, TableData};
 use crate::regroup::{self, TableMap};
-use crate::report::{table_reports, treated_by_name, Counts, Report, TableReport, Verdict};
+use crate::report::{
+    table_reports, treated_by_name, CertificateReport, Counts, Report, TableReport, Verdict,
+};
 use crate::rules::{Method, RegroupPlan, Rules};
 use crate::schedule::largest_first;
 use crate::secondary;
@@ -47,6 +51,9 @@ pub struct Run {
     /// The regrouping plan applied, if any, and how each table was regrouped.
     pub regroup_plan: Option<RegroupPlan>,
     pub regroup: Vec<TableMap>,
+    /// The release's certificate (internal: its anchor holds the masked
+    /// cells' true values).
+    pub certificate: Option<Certificate>,
     pub report: Report,
 }
 
@@ -125,6 +132,19 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     let audits = audit_rest(&mut tables, done, opts)?;
     timings.insert("audit", t.elapsed().as_millis() as u64);
 
+    // The audit's witnesses as a certificate, checked by code separate
+    // from the search: no release without that check.
+    let t = Instant::now();
+    let (certificate, findings) = certify(
+        &rules.name,
+        rules.input.decimals,
+        &data.split_names,
+        &data.dim_names,
+        &tables,
+        &audits,
+    );
+    timings.insert("certify", t.elapsed().as_millis() as u64);
+
     let mut table_reports: Vec<TableReport> =
         table_reports(&tables, &audits, &data.split_names, rules.input.decimals);
     for (r, o) in table_reports.iter_mut().zip(outcomes) {
@@ -147,9 +167,10 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         regroup_total.get_or_insert_with(Default::default).add(&s);
         r.regroup = Some(s);
     }
-    let (verdict, message) = verdict_message(
+    let (verdict, message) = verdict_with_certificate(
         &tables,
         &audits,
+        &findings,
         &data.split_names,
         "; no release file written",
     );
@@ -169,6 +190,9 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         regroup: regroup_total,
         treatments: treated_by_name(&data.treated, rules.input.decimals),
         tables: table_reports,
+        certificate: certificate
+            .as_ref()
+            .map(|c| CertificateReport::of(c, &findings)),
         timings_ms: timings,
     };
     Ok(Run {
@@ -177,8 +201,76 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         tables,
         regroup_plan: plan.cloned(),
         regroup: maps,
+        certificate,
         report,
     })
+}
+
+/// Builds the certificate of audited tables and checks it (levels known):
+/// the certificate, if it could be written, and every failing claim.
+pub fn certify(
+    rules: &str,
+    decimals: u32,
+    split_names: &[String],
+    dim_names: &[String],
+    tables: &[Table],
+    audits: &[TableAudit],
+) -> (Option<Certificate>, Vec<Finding>) {
+    match Certificate::build(rules, decimals, split_names, dim_names, tables, audits) {
+        Ok(c) => {
+            let f = verify(tables, &c, true);
+            (Some(c), f)
+        }
+        Err(e) => (
+            None,
+            vec![Finding {
+                table: 0,
+                cell: None,
+                problem: Problem::Structure(e.to_string()),
+            }],
+        ),
+    }
+}
+
+/// The run's verdict: the audit's, and the certificate check's when the
+/// audit passed (a claim the check rejects fails the run too; messages
+/// name cells and kinds, never amounts).
+pub fn verdict_with_certificate(
+    tables: &[Table],
+    audits: &[TableAudit],
+    findings: &[Finding],
+    split_names: &[String],
+    consequence: &str,
+) -> (Verdict, String) {
+    let (verdict, message) = verdict_message(tables, audits, split_names, consequence);
+    if verdict != Verdict::Protected || findings.is_empty() {
+        return (verdict, message);
+    }
+    let mut lines = vec![format!(
+        "not protected: the certificate check rejects {} claim(s){consequence}",
+        findings.len()
+    )];
+    for f in findings.iter().take(10) {
+        let place = match (tables.get(f.table), f.cell) {
+            (Some(t), Some(c)) => format!(
+                "{:?} [{}]",
+                t.split,
+                t.codes(t.cells[c as usize].key).join(" x ")
+            ),
+            (Some(t), None) => format!("{:?}", t.split),
+            _ => "certificate".into(),
+        };
+        let what = match &f.problem {
+            Problem::Short { up: true, .. } => "upper protection not reached".into(),
+            Problem::Short { up: false, .. } => "lower protection not reached".into(),
+            p => p.describe(0),
+        };
+        lines.push(format!("  {place}: {what}"));
+    }
+    if findings.len() > 10 {
+        lines.push(format!("  ... and {} more", findings.len() - 10));
+    }
+    (Verdict::NotProtected, lines.join("\n"))
 }
 
 /// Regroups every table (SPEC section 6): the tables at their published
@@ -363,6 +455,10 @@ pub fn write_outputs(run: &mut Run, out: &Path, decimals: u32) -> Result<()> {
         })?;
     } else {
         dir.remove("published.csv");
+    }
+    match &run.certificate {
+        Some(c) => dir.write("certificate.json", |w| c.write(w))?,
+        None => dir.remove("certificate.json"),
     }
     match &run.regroup_plan {
         Some(plan) => {

@@ -28,8 +28,36 @@ pub struct Report {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub treatments: BTreeMap<String, TreatedCount>,
     pub tables: Vec<TableReport>,
+    /// The certificate written beside the release, and its check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateReport>,
     /// Wall-clock time per stage, milliseconds (the only varying part).
     pub timings_ms: BTreeMap<&'static str, u64>,
+}
+
+/// The certificate's size and what its check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateReport {
+    pub file: &'static str,
+    pub witnesses: usize,
+    pub moves: usize,
+    /// Claims the exact check rejected (0: every claim holds).
+    pub rejected_claims: usize,
+}
+
+impl CertificateReport {
+    pub fn of(
+        c: &crate::certify::certificate::Certificate,
+        findings: &[crate::certify::verify::Finding],
+    ) -> CertificateReport {
+        let (witnesses, moves) = c.size();
+        CertificateReport {
+            file: "certificate.json",
+            witnesses,
+            moves,
+            rejected_claims: findings.len(),
+        }
+    }
 }
 
 /// The outcome of a run, as in SPEC section 2's exit codes.
@@ -135,6 +163,7 @@ impl AuditReport {
             FailureKind::ExactDisclosure,
             FailureKind::UnderProtected,
             FailureKind::PrimaryPublished,
+            FailureKind::Unproven,
         ] {
             failures.insert(
                 k.as_str(),

@@ -46,7 +46,13 @@ fn a_bad_file_is_reported_and_the_others_are_protected() {
     for name in ["drom-1", "drom-2"] {
         assert_eq!(
             files_in(&out.join(name)),
-            ["cells.csv", "published.csv", "regroup.csv", "report.json"]
+            [
+                "cells.csv",
+                "certificate.json",
+                "published.csv",
+                "regroup.csv",
+                "report.json"
+            ]
         );
         // Every release passes the audit again.
         cellmask()

@@ -15,7 +15,12 @@ fn table_without_secrets_is_published() {
     protect("safe.csv", dir.path()).success();
     assert_eq!(
         files_in(dir.path()),
-        ["cells.csv", "published.csv", "report.json"]
+        [
+            "cells.csv",
+            "certificate.json",
+            "published.csv",
+            "report.json"
+        ]
     );
     let published = std::fs::read_to_string(dir.path().join("published.csv")).unwrap();
     let expected = "flow,product,country,value,status\n\
@@ -49,7 +54,12 @@ fn primary_secrets_hand_computed() {
         .stdout(predicate::str::contains("protected: audit passed"));
     assert_eq!(
         files_in(dir.path()),
-        ["cells.csv", "published.csv", "report.json"]
+        [
+            "cells.csv",
+            "certificate.json",
+            "published.csv",
+            "report.json"
+        ]
     );
     let cells = read_csv(&dir.path().join("cells.csv"));
     assert_eq!(cells.len(), 16 + 9);
@@ -167,7 +177,12 @@ fn rerun_replaces_outputs_and_leaves_no_temporary_file() {
     );
     assert_eq!(
         files_in(dir.path()),
-        ["cells.csv", "published.csv", "report.json"]
+        [
+            "cells.csv",
+            "certificate.json",
+            "published.csv",
+            "report.json"
+        ]
     );
 }
 

@@ -28,8 +28,8 @@ fn make_primary(t: &mut Table, i: usize, level: f64) {
     let c = &mut t.cells[i];
     c.status = Status::Primary;
     c.rules = RuleSet::DOMINANCE;
-    c.upper_protection = level;
-    c.lower_protection = level.min(c.value as f64);
+    c.upper_protection = level.ceil() as i64;
+    c.lower_protection = (level.ceil() as i64).min(c.value);
 }
 
 /// A random table of 2 or 3 dimensions (single-child nodes and zero

@@ -5,15 +5,18 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::certify::certificate::Certificate;
+use crate::certify::verify::verify;
+use crate::certify::witness::Q;
 use crate::error::{Error, Result};
-use crate::money::format_bound;
+use crate::money::{format_amount, format_bound};
 use crate::primary;
-use crate::protect::{aggregate_all, aggregate_one, audit_all, verdict_message};
+use crate::protect::{aggregate_all, aggregate_one, audit_all, verdict_with_certificate};
 use crate::published::read_published;
 use crate::read::{read_records, Microdata};
 use crate::regroup::mapping::{read_csv, unit_depth};
 use crate::regroup::TableMap;
-use crate::report::{table_reports, Counts, Report, Verdict};
+use crate::report::{table_reports, CertificateReport, Counts, Report, Verdict};
 use crate::rules::Rules;
 use crate::table::Table;
 use crate::write::{self, AtomicDir};
@@ -30,35 +33,26 @@ pub fn run(
     quiet: bool,
 ) -> Result<i32> {
     let started = Instant::now();
-    let file = read_published(published, rules)?;
-    let maps: Vec<TableMap> =
-        match (regroup, &rules.regroup) {
-            (None, _) => Vec::new(),
-            (Some(p), Some(plan)) => read_csv(p, rules, plan)?,
-            (Some(_), None) => return Err(Error::usage(
-                "--regroup needs rules with a [regroup] plan (the one the release was made with)",
-            )),
-        };
-    let (mut tables, rows) = match input {
-        Some(records) => {
-            let data = read_records(records, rules)?;
-            let mut tables = if maps.is_empty() {
-                aggregate_all(&data, rules)?
-            } else {
-                regrouped_tables(&data, rules, &maps, regroup.expect("maps come from a file"))?
-            };
-            for t in &mut tables {
-                primary::apply(t, &rules.primary, &rules.protection);
-            }
-            file.apply_to(published, &mut tables)?;
-            (tables, data.rows)
-        }
-        None => (file.tables(published, rules, &maps)?, 0),
-    };
+    let (mut tables, rows) = load_tables(rules, published, input, regroup)?;
     let audits = audit_all(&mut tables, input.is_some(), quiet)?;
     let split_names = rules.input.split.clone();
     let dim_names: Vec<String> = rules.dimensions.iter().map(|d| d.name.clone()).collect();
-    let (verdict, message) = verdict_message(&tables, &audits, &split_names, "");
+    // The witnesses found, as a certificate, checked apart.
+    let certificate = Certificate::build(
+        &rules.name,
+        rules.input.decimals,
+        &split_names,
+        &dim_names,
+        &tables,
+        &audits,
+    )
+    .ok();
+    let findings = certificate
+        .as_ref()
+        .map(|c| verify(&tables, c, input.is_some()))
+        .unwrap_or_default();
+    let (verdict, message) =
+        verdict_with_certificate(&tables, &audits, &findings, &split_names, "");
     let mut timings = BTreeMap::new();
     timings.insert("audit", started.elapsed().as_millis() as u64);
     let report = Report {
@@ -77,6 +71,9 @@ pub fn run(
         regroup: None,
         treatments: Default::default(),
         tables: table_reports(&tables, &audits, &split_names, rules.input.decimals),
+        certificate: certificate
+            .as_ref()
+            .map(|c| CertificateReport::of(c, &findings)),
         timings_ms: timings,
     };
     if let Some(dir) = out {
@@ -92,12 +89,53 @@ pub fn run(
             )
         })?;
         d.write("report.json", |w| write::json(w, &report))?;
+        match &certificate {
+            Some(c) => d.write("certificate.json", |w| c.write(w))?,
+            None => d.remove("certificate.json"),
+        }
         d.commit()?;
     }
     if !quiet {
         println!("{message}");
     }
     Ok(if verdict == Verdict::Protected { 0 } else { 1 })
+}
+
+/// The tables of a published file: from the file alone (masked values
+/// unknown), or with `input` from the records (true values, primary rules
+/// and levels) with the file's masking applied; at the published codes of
+/// `regroup` when given. Also the records read (0 without `input`).
+pub fn load_tables(
+    rules: &Rules,
+    published: &Path,
+    input: Option<&Path>,
+    regroup: Option<&Path>,
+) -> Result<(Vec<Table>, u64)> {
+    let file = read_published(published, rules)?;
+    let maps: Vec<TableMap> =
+        match (regroup, &rules.regroup) {
+            (None, _) => Vec::new(),
+            (Some(p), Some(plan)) => read_csv(p, rules, plan)?,
+            (Some(_), None) => return Err(Error::usage(
+                "--regroup needs rules with a [regroup] plan (the one the release was made with)",
+            )),
+        };
+    Ok(match input {
+        Some(records) => {
+            let data = read_records(records, rules)?;
+            let mut tables = if maps.is_empty() {
+                aggregate_all(&data, rules)?
+            } else {
+                regrouped_tables(&data, rules, &maps, regroup.expect("maps come from a file"))?
+            };
+            for t in &mut tables {
+                primary::apply(t, &rules.primary, &rules.protection);
+            }
+            file.apply_to(published, &mut tables)?;
+            (tables, data.rows)
+        }
+        None => (file.tables(published, rules, &maps)?, 0),
+    })
 }
 
 /// The records' tables at their published codes, as `regroup.csv` says.
@@ -128,8 +166,29 @@ fn regrouped_tables(
         .collect()
 }
 
+/// How far a masked primary cell's proven range stops short of its levels
+/// (the larger side, rounded up to the unit), when it does.
+fn shortfall(
+    c: &crate::table::Cell,
+    proofs: &crate::certify::witness::Proofs,
+    i: usize,
+) -> Option<i128> {
+    if c.rules.is_empty() || !c.status.is_masked() || !proofs.fits_len(i) {
+        return None;
+    }
+    let (lo, hi) = proofs.range(i);
+    let t = super::target_of(c, true);
+    let up = t.up.map_or(0, |u| {
+        (Q::int(u).plus(-hi.num, hi.den)).map_or(0, |d| d.ceil())
+    });
+    let down = t.down.map_or(0, |d| lo.plus(-d, 1).map_or(0, |x| x.ceil()));
+    let s = up.max(down);
+    (s > 0).then_some(s)
+}
+
 /// `audit.csv`: every masked cell with its interval and verdict, and every
-/// primary cell left published.
+/// primary cell left published; `shortfall`: how far an under-protected
+/// cell's range stops short of its levels (internal: it tells of the levels).
 fn audit_csv(
     w: &mut dyn Write,
     split_names: &[String],
@@ -140,7 +199,7 @@ fn audit_csv(
 ) -> std::io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     let mut header: Vec<String> = split_names.iter().chain(dim_names).cloned().collect();
-    header.extend(["audit_low", "audit_high", "verdict"].map(String::from));
+    header.extend(["audit_low", "audit_high", "verdict", "shortfall"].map(String::from));
     out.write_record(&header)?;
     for (t, a) in tables.iter().zip(audits) {
         let mut fails = a.failures.iter().peekable();
@@ -168,6 +227,10 @@ fn audit_csv(
                 None => row.extend([String::new(), String::new()]),
             }
             row.push(verdict.to_string());
+            row.push(match shortfall(c, &a.proofs, i) {
+                Some(s) => format_amount(s.min(i64::MAX as i128) as i64, decimals),
+                None => String::new(),
+            });
             out.write_record(&row)?;
         }
     }

@@ -10,3 +10,7 @@
 //! writes a release only once that check has passed.
 
 pub mod witness;
+
+pub mod certificate;
+pub mod command;
+pub mod verify;

@@ -162,6 +162,11 @@ impl Proofs {
         self.anchor.len() == table.cells.len()
     }
 
+    /// Whether cell `c` has a range here.
+    pub fn fits_len(&self, c: usize) -> bool {
+        c < self.anchor.len()
+    }
+
     /// The range of a cell proven so far.
     pub fn range(&self, c: usize) -> (Q, Q) {
         (self.low[c].value, self.high[c].value)
