@@ -39,12 +39,14 @@ use super::lp::System;
 pub const CORE_MAX: usize = 4_000;
 
 /// The bounds of each variable, in exact units; values also snap to 0
-/// when `snap_zero` (pattern moves: a cell a pattern leaves alone).
+/// when `snap_zero` (pattern moves: a cell a pattern leaves alone), and to
+/// a variable's `pin` (a bound the LP had that validity does not need).
 #[derive(Debug, Clone)]
 pub struct Box {
     pub lo: Vec<i128>,
     pub hi: Vec<Option<i128>>,
     pub snap_zero: bool,
+    pub pins: Vec<(usize, i128)>,
 }
 
 impl Box {
@@ -54,6 +56,7 @@ impl Box {
             lo: vec![0; n],
             hi: vec![None; n],
             snap_zero: false,
+            pins: Vec::new(),
         }
     }
 }
@@ -70,18 +73,15 @@ pub struct Point {
 /// checked exactly against every row and bound; None when there is none.
 /// Tries the tolerance given, then exact equality with the bounds.
 pub fn recover(sys: &System, approx: &[f64], bounds: &Box, tol: f64) -> Option<Point> {
-    for t in [tol, 0.0] {
-        if let Some(p) = recover_at(sys, approx, bounds, t) {
-            return Some(p);
-        }
-        if tol == 0.0 {
-            break;
-        }
-    }
-    None
+    [tol, 0.0]
+        .into_iter()
+        .find_map(|t| recover_rows(sys, approx, bounds, t).filter(|p| check(sys, bounds, p)))
 }
 
-fn recover_at(sys: &System, approx: &[f64], bounds: &Box, tol: f64) -> Option<Point> {
+/// The exact point of the structure `approx` shows at tolerance `tol`,
+/// meeting every row exactly; its bounds are not checked (see
+/// [`shrink_to_bounds`]).
+pub fn recover_rows(sys: &System, approx: &[f64], bounds: &Box, tol: f64) -> Option<Point> {
     let n = sys.vars;
     let near = |a: f64, b: i128| (a - b as f64).abs() <= tol;
     let mut val: Vec<Option<i128>> = (0..n)
@@ -98,6 +98,11 @@ fn recover_at(sys: &System, approx: &[f64], bounds: &Box, tol: f64) -> Option<Po
             }
         })
         .collect();
+    for &(v, p) in &bounds.pins {
+        if val[v].is_none() && near(approx[v], p) {
+            val[v] = Some(p);
+        }
+    }
     let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut residual: Vec<i128> = Vec::with_capacity(sys.rows.len());
     let mut nfree: Vec<u32> = Vec::with_capacity(sys.rows.len());
@@ -147,6 +152,17 @@ fn recover_at(sys: &System, approx: &[f64], bounds: &Box, tol: f64) -> Option<Po
         }
     }
     let core: Vec<usize> = (0..n).filter(|&v| val[v].is_none()).collect();
+    if std::env::var("CM_DEBUG").is_ok() {
+        let bad_rows = (0..sys.rows.len())
+            .filter(|&r| nfree[r] == 0 && residual[r] != 0)
+            .count();
+        if bad_rows > 0 || !core.is_empty() {
+            eprintln!(
+                "  recover n={n} core={} inconsistent_rows={bad_rows} tol={tol}",
+                core.len()
+            );
+        }
+    }
     let point = if core.is_empty() {
         Point {
             den: 1,
@@ -155,7 +171,7 @@ fn recover_at(sys: &System, approx: &[f64], bounds: &Box, tol: f64) -> Option<Po
     } else {
         solve_core(sys, approx, &val, &core, &rows_of)?
     };
-    check(sys, bounds, &point).then_some(point)
+    rows_hold(sys, &point).then_some(point)
 }
 
 /// Solves the unknowns left by peeling over the rationals; unknowns the
@@ -313,6 +329,90 @@ fn solve_core(
     Some(Point { den: den_i, nums })
 }
 
+/// A point of the rows whose deviation from a feasible point (`0`: the
+/// origin, inside the box) overshoots some bound, scaled back towards it
+/// just enough to meet every bound: `lambda * p` with the largest
+/// `lambda <= 1` that fits (the solver's tolerances let a vertex overshoot
+/// by a few units on big tables). None when it would not move at all.
+pub fn shrink_to_bounds(bounds: &Box, p: &Point) -> Option<Point> {
+    // lambda = min over overshooting v of bound / value (same sign).
+    let mut best: Option<(i128, i128)> = None; // (num, den) of lambda
+    for (v, &num) in p.nums.iter().enumerate() {
+        let lo = bounds.lo[v].checked_mul(p.den)?;
+        let ratio = if num < lo {
+            (lo, num) // both <= 0
+        } else if let Some(h) = bounds.hi[v] {
+            let h = h.checked_mul(p.den)?;
+            if num > h {
+                (h, num)
+            } else {
+                continue;
+            }
+        } else {
+            continue;
+        };
+        let (a, b) = if ratio.1 < 0 {
+            (-ratio.0, -ratio.1)
+        } else {
+            ratio
+        };
+        if a <= 0 {
+            return None;
+        }
+        if best.is_none_or(|(bn, bd)| {
+            a.checked_mul(bd)
+                .zip(bn.checked_mul(b))
+                .is_some_and(|(x, y)| x < y)
+        }) {
+            best = Some((a, b));
+        }
+    }
+    let Some((ln, ld)) = best else {
+        return Some(p.clone());
+    };
+    // lambda * num / den = num * ln / (den * ld).
+    let den = p.den.checked_mul(ld)?;
+    let nums = p
+        .nums
+        .iter()
+        .map(|&n| n.checked_mul(ln))
+        .collect::<Option<Vec<_>>>()?;
+    let g = nums.iter().fold(den, |g, &n| g.gcd(&n)).max(1);
+    let out = Point {
+        den: den / g,
+        nums: nums.into_iter().map(|n| n / g).collect(),
+    };
+    debug_assert!(out
+        .nums
+        .iter()
+        .enumerate()
+        .all(|(v, &n)| n >= bounds.lo[v] * out.den));
+    Some(out)
+}
+
+/// Whether a point meets every row exactly.
+pub fn rows_hold(sys: &System, p: &Point) -> bool {
+    if p.den <= 0 || p.nums.len() != sys.vars {
+        return false;
+    }
+    for (terms, rhs) in &sys.rows {
+        let mut s: i128 = 0;
+        for &(v, a) in terms {
+            match (a as i128)
+                .checked_mul(p.nums[v])
+                .and_then(|t| s.checked_add(t))
+            {
+                Some(x) => s = x,
+                None => return false,
+            }
+        }
+        if Some(s) != rhs.checked_mul(p.den) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether a point meets every row and bound exactly.
 pub fn check(sys: &System, bounds: &Box, p: &Point) -> bool {
     if p.den <= 0 || p.nums.len() != sys.vars {
@@ -394,6 +494,7 @@ mod tests {
             lo: vec![0, 0],
             hi: vec![Some(3), None],
             snap_zero: false,
+            pins: Vec::new(),
         };
         assert!(recover(&s, &[3.0, 0.0], &b, 1e-9).is_none());
     }

@@ -184,8 +184,14 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
         .iter()
         .map(|(_, r)| r.unsigned_abs() as f64)
         .fold(1.0, f64::max);
-    let tol = 1e-9 * scale;
-    let (mut model, cols) = attacker_model(sys, scale);
+    // Solver values within this of a bound are read as at it (nonbasic
+    // values are exact; a wrong guess only costs a retry at 0).
+    let tol = 1e-11 * scale;
+    // With an integer base (the true values), the LP is over moves from it.
+    let truth = base.filter(|b| b.den == 1);
+    let mut lp = AttackerLp::new(sys, scale, truth);
+    // A check stops each move at what its target needs.
+    let capped = truth.is_some() && !solve_all;
     let (plo, phi) = propagate_bounds(sys);
     let mut st = State {
         base: base.cloned(),
@@ -242,25 +248,35 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
             }
             if solves > 0 && n >= COLD_VARS && targets_now.len() >= COLD_TARGETS {
                 // A new objective over many cells of a big model: from scratch.
-                model = attacker_model(sys, scale).0;
+                lp = AttackerLp::new(sys, scale, truth);
             }
-            for &v in &targets_now {
-                let w = if sense == Sense::Maximise {
-                    // Capped: a 1e12 weight on a zero bound stalls the simplex.
-                    1.0 / (phi[v].map_or(f64::INFINITY, |h| h as f64) / scale).max(1e-3)
-                } else {
-                    1.0
-                };
-                model.change_column_cost(cols[v], w);
-            }
-            let (x, m) = solve(model, sense)?;
-            model = m;
+            let weights: Vec<(usize, f64, Option<i128>)> = targets_now
+                .iter()
+                .map(|&v| {
+                    let w = if sense == Sense::Maximise {
+                        // Capped: a 1e12 weight on a zero bound stalls the simplex.
+                        1.0 / (phi[v].map_or(f64::INFINITY, |h| h as f64) / scale).max(1e-3)
+                    } else {
+                        1.0
+                    };
+                    (v, w, st.cap(v, sense, &target, capped))
+                })
+                .collect();
+            let t0 = std::time::Instant::now();
+            let x = lp.solve(sense, &weights)?;
             solves += 1;
-            for &v in &targets_now {
-                model.change_column_cost(cols[v], 0.0);
+            if std::env::var("CM_DEBUG").is_ok() {
+                if let Some(Approx::Moves(d)) = &x {
+                    eprintln!(
+                        "round n={n} targets={} moved={} ms={}",
+                        weights.len(),
+                        d.iter().filter(|v| v.abs() > tol).count(),
+                        t0.elapsed().as_millis()
+                    );
+                }
             }
             if let Some(x) = x {
-                st.take(sys, &x, scale, tol, seeds);
+                st.take(sys, &x, tol, seeds, &bounds_of(&weights, sense));
             }
             let proven = targets_now.iter().filter(|&&v| done(&st, v)).count();
             if proven < 3 {
@@ -271,9 +287,8 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
     st.take_rays(sys, &rays, &target);
 
     // What is left, one cell and one direction at a time.
-    for (v, &col) in cols.iter().enumerate().filter(|_| !rounds_only) {
+    for v in (0..n).filter(|_| !rounds_only) {
         if !max_done(&st, v) || !min_done(&st, v) {
-            model.change_column_cost(col, 1.0);
             for sense in [Sense::Maximise, Sense::Minimise] {
                 let done = if sense == Sense::Maximise {
                     max_done(&st, v)
@@ -283,11 +298,21 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
                 if done {
                     continue;
                 }
-                let (x, m) = solve(model, sense)?;
-                model = m;
+                let weights = [(v, 1.0, st.cap(v, sense, &target, capped))];
+                let t0 = std::time::Instant::now();
+                let x = lp.solve(sense, &weights)?;
                 solves += 1;
+                if std::env::var("CM_DEBUG").is_ok() {
+                    if let Some(Approx::Moves(d)) = &x {
+                        eprintln!(
+                            "single n={n} moved={} ms={}",
+                            d.iter().filter(|v| v.abs() > tol).count(),
+                            t0.elapsed().as_millis()
+                        );
+                    }
+                }
                 if let Some(x) = x {
-                    st.take(sys, &x, scale, tol, seeds);
+                    st.take(sys, &x, tol, seeds, &bounds_of(&weights, sense));
                 }
                 if sense == Sense::Maximise {
                     st.solved_max[v] = true;
@@ -295,7 +320,6 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
                     st.solved_min[v] = true;
                 }
             }
-            model.change_column_cost(col, 0.0);
         }
     }
     st.found.solves = solves;
@@ -333,16 +357,70 @@ impl State {
             .collect();
     }
 
+    /// How far (units) variable `v` must move from the base in `sense` to
+    /// meet its target, when `capped`.
+    fn cap(
+        &self,
+        v: usize,
+        sense: Sense,
+        target: &dyn Fn(usize) -> Target,
+        capped: bool,
+    ) -> Option<i128> {
+        if !capped {
+            return None;
+        }
+        let (lo, hi) = self.range(v)?;
+        let b = self.base.as_ref()?;
+        if b.den != 1 {
+            return None;
+        }
+        let x = b.nums[v];
+        let t = target(v);
+        Some(if sense == Sense::Maximise {
+            // Up to max(up, lo + 1).
+            let want = t.up.unwrap_or(i128::MIN).max(lo.plus(1, 1)?.ceil());
+            want - x
+        } else {
+            // Down to min(down, hi - 1).
+            let want = t.down.unwrap_or(i128::MAX).min(hi.plus(-1, 1)?.floor());
+            x - want
+        })
+    }
+
     fn range(&self, v: usize) -> Option<(Q, Q)> {
         self.base.as_ref()?;
         Some((self.found.low[v].value, self.found.high[v].value))
     }
 
-    /// Makes an LP solution (scaled) exact and keeps it as a witness when
-    /// it widens a range; the first exact point becomes the base if none.
-    fn take(&mut self, sys: &System, x: &[f64], scale: f64, tol: f64, seeds: Option<&[(Q, Q)]>) {
-        let approx: Vec<f64> = x.iter().map(|v| v * scale).collect();
-        let Some(p) = exact::recover(sys, &approx, &exact::Box::nonnegative(sys.vars), tol) else {
+    /// Makes an LP solution exact and keeps it as a witness when it widens
+    /// a range; the first exact point becomes the base if none. `approx`:
+    /// values in units, or moves from the base in deviation form.
+    fn take(
+        &mut self,
+        sys: &System,
+        approx: &Approx,
+        tol: f64,
+        seeds: Option<&[(Q, Q)]>,
+        caps: &[(usize, Option<i128>, Option<i128>)],
+    ) {
+        let approx = match approx {
+            Approx::Moves(d) => {
+                let base = self.base.as_ref().expect("moves need the base");
+                let got = exact_moves(sys, base, d, tol, caps);
+                if std::env::var("CM_DEBUG").is_ok() {
+                    eprintln!(
+                        "exact {}",
+                        got.as_ref().map_or(-1, |w| w.moves.len() as i64)
+                    );
+                }
+                if let Some(w) = got {
+                    self.add(w);
+                }
+                return;
+            }
+            Approx::Values(z) => z,
+        };
+        let Some(p) = exact::recover(sys, approx, &exact::Box::nonnegative(sys.vars), tol) else {
             return;
         };
         if self.base.is_none() {
@@ -383,6 +461,7 @@ impl State {
                 lo: vec![0; sys.vars],
                 hi: vec![Some(1); sys.vars],
                 snap_zero: false,
+                pins: Vec::new(),
             };
             let cone = System {
                 vars: sys.vars,
@@ -434,6 +513,257 @@ impl State {
 /// with every such round cold).
 const COLD_VARS: usize = 20_000;
 const COLD_TARGETS: usize = 50;
+
+/// An LP solution in units: the values, or the moves from the base.
+enum Approx {
+    Values(Vec<f64>),
+    Moves(Vec<f64>),
+}
+
+/// Exact moves from an integer base with the structure of `d` (moves in
+/// units): cells it leaves alone stay, cells it empties go to 0.
+fn exact_moves(
+    sys: &System,
+    base: &Point,
+    d: &[f64],
+    tol: f64,
+    caps: &[(usize, Option<i128>, Option<i128>)],
+) -> Option<LocalWitness> {
+    [tol, 0.0]
+        .into_iter()
+        .find_map(|t| exact_moves_at(sys, base, d, t, caps))
+}
+
+fn exact_moves_at(
+    sys: &System,
+    base: &Point,
+    d: &[f64],
+    tol: f64,
+    caps: &[(usize, Option<i128>, Option<i128>)],
+) -> Option<LocalWitness> {
+    // Only the moved cells and their rows: the others stay.
+    let moved: Vec<usize> = (0..sys.vars).filter(|&v| d[v].abs() > tol).collect();
+    if moved.is_empty() {
+        return None;
+    }
+    let mut local = vec![usize::MAX; sys.vars];
+    for (i, &v) in moved.iter().enumerate() {
+        local[v] = i;
+    }
+    let rows: Vec<(Vec<(usize, i64)>, i128)> = sys
+        .rows
+        .iter()
+        .filter(|(t, _)| t.iter().any(|&(v, _)| local[v] != usize::MAX))
+        .map(|(t, _)| {
+            let terms = t
+                .iter()
+                .filter(|&&(v, _)| local[v] != usize::MAX)
+                .map(|&(v, a)| (local[v], a))
+                .collect();
+            (terms, 0)
+        })
+        .collect();
+    let sub = System {
+        vars: moved.len(),
+        rows,
+    };
+    // Validity needs every cell >= 0; the caps only say where the solver
+    // stopped a move.
+    let mut bounds = exact::Box {
+        lo: moved.iter().map(|&v| -base.nums[v]).collect(),
+        hi: vec![None; moved.len()],
+        snap_zero: true,
+        pins: Vec::new(),
+    };
+    for &(v, lo, hi) in caps {
+        if local[v] != usize::MAX {
+            if let Some(p) = lo.or(hi) {
+                bounds.pins.push((local[v], p));
+            }
+        }
+    }
+    let approx: Vec<f64> = moved.iter().map(|&v| d[v]).collect();
+    let dbg = std::env::var("CM_DEBUG").is_ok();
+    let Some(p) = exact::recover_rows(&sub, &approx, &bounds, tol) else {
+        if dbg {
+            eprintln!("  rows fail tol={tol}");
+        }
+        return None;
+    };
+    // The solver may overshoot a bound by its tolerance: back towards the
+    // truth (moves 0), just enough.
+    let Some(p) = exact::shrink_to_bounds(&bounds, &p) else {
+        if dbg {
+            for (i, &n) in p.nums.iter().enumerate() {
+                if n < bounds.lo[i] * p.den {
+                    eprintln!(
+                        "  shrink fail v={i} exact={} approx={} lo={}",
+                        n as f64 / p.den as f64,
+                        approx[i],
+                        bounds.lo[i]
+                    );
+                }
+            }
+        }
+        return None;
+    };
+    if !exact::check(&sub, &bounds, &p) {
+        return None;
+    }
+    let moves: Vec<(usize, i128)> = moved
+        .iter()
+        .zip(p.nums)
+        .filter(|(_, m)| *m != 0)
+        .map(|(&v, m)| (v, m))
+        .collect();
+    (!moves.is_empty()).then_some(LocalWitness { den: p.den, moves })
+}
+
+/// The moves' bounds that caps set: `(variable, lowest, highest)`.
+fn bounds_of(
+    weights: &[(usize, f64, Option<i128>)],
+    sense: Sense,
+) -> Vec<(usize, Option<i128>, Option<i128>)> {
+    weights
+        .iter()
+        .filter_map(|&(v, _, cap)| {
+            let c = cap?.max(0);
+            Some(if sense == Sense::Maximise {
+                (v, None, Some(c))
+            } else {
+                (v, Some(-c), None)
+            })
+        })
+        .collect()
+}
+
+/// What each unit of move costs in the deviation form (scaled units): far
+/// below any target's weight, so that extremes are still reached, but
+/// enough for the solver to move no cell it need not: sparse witnesses.
+const MOVE_COST: f64 = 1e-5;
+
+/// The attacker's LP of a system. Over the values (`z >= 0`), or, when
+/// the true values are known, over the moves from them (`u - w`, `u >= 0`,
+/// `0 <= w <= value`), each unit of move costing [`MOVE_COST`]: the same
+/// extremes, reached by solutions that move few cells.
+struct AttackerLp {
+    model: Option<Model>,
+    /// Per variable: its column, or its `(u, w)` pair in deviation form.
+    cols: Vec<highs::Col>,
+    deviation: bool,
+    scale: f64,
+    /// Deviation form: per variable, its truth and the upper bounds of its
+    /// `(u, w)` columns (scaled).
+    caps: Vec<(i128, [f64; 2])>,
+}
+
+impl AttackerLp {
+    fn new(sys: &System, scale: f64, truth: Option<&Point>) -> AttackerLp {
+        match truth {
+            None => {
+                let (model, cols) = attacker_model(sys, scale);
+                AttackerLp {
+                    model: Some(model),
+                    cols,
+                    deviation: false,
+                    scale,
+                    caps: Vec::new(),
+                }
+            }
+            Some(t) => {
+                let mut pb = RowProblem::default();
+                let mut cols = Vec::with_capacity(2 * sys.vars);
+                for v in 0..sys.vars {
+                    cols.push(pb.add_column(-MOVE_COST, 0.0..));
+                    cols.push(pb.add_column(-MOVE_COST, 0.0..=(t.nums[v] as f64 / scale)));
+                }
+                for (terms, _) in &sys.rows {
+                    pb.add_row(
+                        0.0..=0.0,
+                        terms.iter().flat_map(|&(v, c)| {
+                            [(cols[2 * v], c as f64), (cols[2 * v + 1], -(c as f64))]
+                        }),
+                    );
+                }
+                let mut model = quiet_model(pb, Sense::Maximise);
+                model.set_option("primal_feasibility_tolerance", 1e-10);
+                AttackerLp {
+                    model: Some(model),
+                    cols,
+                    deviation: true,
+                    scale,
+                    caps: t
+                        .nums
+                        .iter()
+                        .map(|&x| (x, [f64::INFINITY, x as f64 / scale]))
+                        .collect(),
+                }
+            }
+        }
+    }
+
+    /// Optimises `sum weight * x_v` in `sense`, each weighted variable
+    /// moving at most its cap in that direction (deviation form: a search
+    /// that only needs a goal stops there, with few cells moved); the
+    /// solution in units, or None when unbounded.
+    fn solve(
+        &mut self,
+        sense: Sense,
+        weights: &[(usize, f64, Option<i128>)],
+    ) -> Result<Option<Approx>, LpError> {
+        let mut model = self.model.take().expect("a model between solves");
+        let sign = if sense == Sense::Maximise { 1.0 } else { -1.0 };
+        let (u_or_w, scale) = (usize::from(sense != Sense::Maximise), self.scale);
+        for &(v, c, cap) in weights {
+            if self.deviation {
+                model.change_column_cost(self.cols[2 * v], sign * c - MOVE_COST);
+                model.change_column_cost(self.cols[2 * v + 1], -sign * c - MOVE_COST);
+                if let Some(cap) = cap {
+                    let col = self.cols[2 * v + u_or_w];
+                    let hi = (cap.max(0) as f64 / scale).min(self.caps[v].1[u_or_w]);
+                    model.change_column_bounds(col, 0.0..=hi);
+                }
+            } else {
+                model.change_column_cost(self.cols[v], c);
+            }
+        }
+        let solve_sense = if self.deviation {
+            Sense::Maximise
+        } else {
+            sense
+        };
+        if self.deviation {
+            // One cell's move: from the truth (all moves 0, a feasible basis),
+            // a few pivots away, rather than from the last solution's many moves.
+            // SAFETY: the pointer is the live model's own HiGHS instance.
+            unsafe {
+                highs_sys::Highs_setLogicalBasis(model.as_mut_ptr());
+            }
+        }
+        let (x, mut model) = solve(model, solve_sense)?;
+        for &(v, _, cap) in weights {
+            if self.deviation {
+                model.change_column_cost(self.cols[2 * v], -MOVE_COST);
+                model.change_column_cost(self.cols[2 * v + 1], -MOVE_COST);
+                if cap.is_some() {
+                    let hi = self.caps[v].1[u_or_w];
+                    model.change_column_bounds(self.cols[2 * v + u_or_w], 0.0..=hi);
+                }
+            } else {
+                model.change_column_cost(self.cols[v], 0.0);
+            }
+        }
+        self.model = Some(model);
+        let scale = self.scale;
+        Ok(x.map(|x| {
+            if self.deviation {
+                Approx::Moves(x.chunks(2).map(|p| (p[0] - p[1]) * scale).collect())
+            } else {
+                Approx::Values(x.iter().map(|v| v * scale).collect())
+            }
+        }))
+    }
+}
 
 /// The attacker's model of `sys` (values divided by `scale`), zero
 /// objective, no basis yet: its first solve uses HiGHS's defaults

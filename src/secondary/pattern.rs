@@ -323,16 +323,22 @@ fn exact_pattern(
         .collect();
     let mut hi: Vec<Option<i128>> = vec![None; cells.len()];
     let pv = var(p)?;
-    lo[pv] = signed;
-    hi[pv] = Some(signed);
     approx[pv] = signed as f64;
+    hi[pv] = None;
     let bounds = exact::Box {
         lo,
         hi,
         snap_zero: true,
+        pins: vec![(pv, signed)],
     };
     let scale = approx.iter().fold(1.0f64, |a, &b| a.max(b.abs()));
-    let Point { den, nums } = exact::recover(&sys, &approx, &bounds, 1e-9 * scale)?;
+    // The solver may overshoot a bound by its tolerance: back towards the
+    // truth (moves 0), just enough; `p` then moves a little less.
+    let Point { den, nums } = [1e-11 * scale, 0.0].into_iter().find_map(|tol| {
+        let p = exact::recover_rows(&sys, &approx, &bounds, tol)?;
+        let p = exact::shrink_to_bounds(&bounds, &p)?;
+        exact::check(&sys, &bounds, &p).then_some(p)
+    })?;
     let moves: Vec<(u32, i128)> = cells
         .iter()
         .zip(nums)
