@@ -152,17 +152,6 @@ pub fn recover_rows(sys: &System, approx: &[f64], bounds: &Box, tol: f64) -> Opt
         }
     }
     let core: Vec<usize> = (0..n).filter(|&v| val[v].is_none()).collect();
-    if std::env::var("CM_DEBUG").is_ok() {
-        let bad_rows = (0..sys.rows.len())
-            .filter(|&r| nfree[r] == 0 && residual[r] != 0)
-            .count();
-        if bad_rows > 0 || !core.is_empty() {
-            eprintln!(
-                "  recover n={n} core={} inconsistent_rows={bad_rows} tol={tol}",
-                core.len()
-            );
-        }
-    }
     let point = if core.is_empty() {
         Point {
             den: 1,

@@ -12,6 +12,7 @@ pub mod command;
 pub mod equations;
 pub mod exact;
 pub mod lp;
+pub mod neighbourhood;
 pub mod slices;
 
 use rayon::prelude::*;
@@ -363,11 +364,29 @@ fn solve_component(
                 &mut found,
                 slice_from,
             )?;
-            let ranges = found.ranges();
-            if targets.iter().zip(&ranges).all(|(t, r)| t.met_by(r.0, r.1)) {
+            let all_met = |f: &Found| {
+                targets
+                    .iter()
+                    .zip(f.ranges())
+                    .all(|(t, r)| t.met_by(r.0, r.1))
+            };
+            if all_met(&found) {
                 return Ok((found, false));
             }
-            seeds = Some(ranges);
+            // Each cell left, in its neighbourhood; only what those leave
+            // goes to LPs over the whole component.
+            found.solves += slices::prove_in_neighbourhoods(
+                table,
+                &comp.cells,
+                &sys,
+                truth,
+                &targets,
+                &mut found,
+            )?;
+            if all_met(&found) {
+                return Ok((found, false));
+            }
+            seeds = Some(found.ranges());
             sliced = Some(found);
         }
     }
@@ -379,6 +398,7 @@ fn solve_component(
             base: truth.as_ref(),
             seeds: seeds.as_deref(),
             rounds_only: false,
+            only: None,
         },
     )?;
     if let Some(mut s) = sliced {

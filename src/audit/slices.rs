@@ -37,6 +37,81 @@ fn passes(slice_from: usize) -> [usize; 3] {
 /// `found` (whose base is `truth`); returns the LPs solved. `cells` are
 /// the table positions of the variables: slices are boxes of the table's
 /// hierarchies.
+/// Each variable's rows.
+pub(crate) fn rows_of(sys: &System) -> Vec<Vec<u32>> {
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); sys.vars];
+    for (r, (terms, _)) in sys.rows.iter().enumerate() {
+        for &(v, _) in terms {
+            rows_of[v].push(r as u32);
+        }
+    }
+    rows_of
+}
+
+/// Witnesses for the variables whose targets `found` does not meet yet,
+/// each searched in its neighbourhood in the table (grown until it holds
+/// [`NEIGHBOURHOOD_MAX`] variables), the other variables held at `truth`;
+/// added to `found`. Returns the LPs solved.
+pub fn prove_in_neighbourhoods(
+    table: &Table,
+    cells: &[u32],
+    sys: &System,
+    truth: &Point,
+    targets: &[Target],
+    found: &mut Found,
+) -> Result<usize, LpError> {
+    let rows_of = rows_of(sys);
+    let mut solves = 0;
+    for v in 0..sys.vars {
+        let met = |f: &Found| targets[v].met_by(f.low[v].value, f.high[v].value);
+        if met(found) {
+            continue;
+        }
+        let mut around = super::neighbourhood::Neighbourhood::new(table, cells[v]);
+        loop {
+            // Boxes of many coordinates cost more to list than they prove.
+            if around.span() > NEIGHBOURHOOD_SPAN {
+                break;
+            }
+            let vars: Vec<usize> = around
+                .cells(table)
+                .iter()
+                .filter_map(|c| cells.binary_search(c).ok())
+                .collect();
+            if vars.len() > NEIGHBOURHOOD_MAX {
+                break;
+            }
+            let ranges = found.ranges();
+            let f = solve_slice(
+                sys,
+                &rows_of,
+                truth,
+                targets,
+                &ranges,
+                &vars,
+                false,
+                Some(v),
+            )?;
+            solves += f.solves;
+            for w in f.witnesses {
+                let moves = w.moves.iter().map(|&(i, m)| (vars[i], m)).collect();
+                found.add(truth, LocalWitness { den: w.den, moves });
+            }
+            if met(found) || !around.grow(table) {
+                break;
+            }
+        }
+    }
+    Ok(solves)
+}
+
+/// Neighbourhoods of more variables than this are left to the whole
+/// component.
+pub const NEIGHBOURHOOD_MAX: usize = 3_000;
+
+/// Neighbourhoods spanning more coordinates than this are not listed.
+const NEIGHBOURHOOD_SPAN: f64 = 20_000.0;
+
 pub fn prove_on_slices(
     table: &Table,
     cells: &[u32],
@@ -58,7 +133,7 @@ pub fn prove_on_slices(
         .map(|&c| table.coords(table.cells[c as usize].key))
         .collect();
     let mut solves = 0;
-    for size in passes(slice_from) {
+    for (pass, size) in passes(slice_from).into_iter().enumerate() {
         let ranges = found.ranges();
         let pending: Vec<bool> = (0..n)
             .map(|v| !targets[v].met_by(ranges[v].0, ranges[v].1))
@@ -76,7 +151,19 @@ pub fn prove_on_slices(
         let solved: Vec<Result<Proven, LpError>> = slices
             .into_par_iter()
             .map(|vars| {
-                let f = solve_slice(sys, &rows_of, truth, targets, &ranges, &vars)?;
+                // The smallest slices also try each cell left alone: a
+                // goal reached within a few hundred cells needs no LP over
+                // the whole component.
+                let f = solve_slice(
+                    sys,
+                    &rows_of,
+                    truth,
+                    targets,
+                    &ranges,
+                    &vars,
+                    pass > 2,
+                    None,
+                )?;
                 Ok((vars, f))
             })
             .collect();
@@ -189,13 +276,16 @@ fn split(
 
 /// What one slice proves: the rows touching its variables, the others'
 /// terms moved to the right-hand side at their true values.
-fn solve_slice(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn solve_slice(
     sys: &System,
     rows_of: &[Vec<u32>],
     truth: &Point,
     targets: &[Target],
     range: &[(Q, Q)],
     vars: &[usize],
+    rounds_only: bool,
+    only: Option<usize>,
 ) -> Result<Found, LpError> {
     let local = |v: usize| vars.binary_search(&v).ok();
     let mut rows: Vec<u32> = vars
@@ -233,7 +323,8 @@ fn solve_slice(
             exact: false,
             base: Some(&base),
             seeds: Some(&seeds),
-            rounds_only: true,
+            rounds_only,
+            only: only.and_then(|v| vars.binary_search(&v).ok()),
         },
     )
 }

@@ -3,7 +3,7 @@
 //!
 //! The audit's search ([`crate::audit`]) finds *witnesses*: exact
 //! deviations of the masked cells that keep every equation and every cell
-//! >= 0 while leaving published cells alone ([`witness`]). [`certificate`]
+//! non-negative while leaving published cells alone ([`witness`]). [`certificate`]
 //! turns a table's witnesses and claims into the certificate file;
 //! [`verify`] checks a certificate against a table in integer arithmetic
 //! only — no floating point, no LP, no code of the search — and `protect`

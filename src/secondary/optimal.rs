@@ -18,7 +18,7 @@
 //!    move costs nothing to the attacker). So a masking protecting `c` by
 //!    `r` must meet `sum_j min(r, coef_j) m_j >= r` — the cut added to the
 //!    master. A cell disclosed exactly needs a width of
-//!    [`Instance::min_width`] up *or* down, and only when masked: both
+//!    one unit up *or* down, and only when masked: both
 //!    cuts, conditional on `m_c`, with a binary choosing the direction.
 //!
 //! The master's optimum is a lower bound of every protected masking; when
@@ -33,7 +33,7 @@ use crate::audit::lp::{quiet_model, LpError};
 use crate::audit::{check_table, FailureKind, TableAudit};
 use crate::table::{Status, Table};
 
-use super::instance::{aim, is_singleton, Forced, Instance};
+use super::instance::{is_singleton, Forced, Instance};
 
 /// Coefficients below this (relative to the right-hand side) are dropped.
 const COEF_TOL: f64 = 1e-9;
@@ -227,12 +227,10 @@ pub fn run(
             let t = cell.value as f64;
             match f.kind {
                 FailureKind::UnderProtected => {
-                    let up = aim(cell.upper_protection).max(inst.min_width);
-                    let down = if cell.lower_protection > 0 {
-                        aim(cell.lower_protection).min(t)
-                    } else {
-                        0.0
-                    };
+                    // The levels themselves: the master's optimum is the
+                    // optimum under SPEC's rule (the check is exact).
+                    let up = (cell.upper_protection as f64).max(1.0);
+                    let down = (cell.lower_protection as f64).min(t);
                     for (s, r) in [(1.0, up), (-1.0, down)] {
                         if r <= 0.0 {
                             continue;
@@ -246,7 +244,7 @@ pub fn run(
                 // Width: upwards or downwards, whichever the master prefers
                 // (a binary z chooses; one per cell, shared by its cuts).
                 FailureKind::ExactDisclosure => {
-                    let w = inst.min_width;
+                    let w = 1.0;
                     let up = cut(table, inst, c, 1.0, w)?;
                     let down = if t >= w {
                         Some(cut(table, inst, c, -1.0, w)?)
