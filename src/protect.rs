@@ -503,8 +503,16 @@ pub fn summary(run: &Run) -> String {
         ),
         None => String::new(),
     };
+    let certified = match &run.report.certificate {
+        Some(c) if c.rejected_claims == 0 => format!(
+            "; certificate: {} witness(es), every claim checked exactly",
+            c.witnesses
+        ),
+        Some(c) => format!("; certificate: {} claim(s) rejected", c.rejected_claims),
+        None => String::new(),
+    };
     format!(
-        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {regrouped}{primary} primary secrets ({by_rule}), {secondary} secondary ({methods}), masked value share {share:.2}%, {secs:.2}s\n{msg}",
+        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {regrouped}{primary} primary secrets ({by_rule}), {secondary} secondary ({methods}), masked value share {share:.2}%, {secs:.2}s{certified}\n{msg}",
         methods = methods.join(", "),
         rules_name = run.report.rules,
         rows = run.report.rows,

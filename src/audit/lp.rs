@@ -416,7 +416,10 @@ impl State {
             }
             Approx::Values(z) => z,
         };
-        let Some(p) = exact::recover(sys, approx, &exact::Box::nonnegative(sys.vars), tol) else {
+        let nonneg = exact::Box::nonnegative(sys.vars);
+        let Some(p) =
+            exact::recover(sys, approx, &nonneg, tol).or_else(|| self.shrunk(sys, approx, tol))
+        else {
             return;
         };
         if self.base.is_none() {
@@ -438,6 +441,44 @@ impl State {
             })
             .collect();
         self.add(LocalWitness { den: l, moves });
+    }
+
+    /// A solution overshooting `x >= 0` by the solver's tolerance, made
+    /// exact on its rows and scaled back towards an integer base just
+    /// enough (the base is a point of the system, inside the bounds).
+    fn shrunk(&self, sys: &System, approx: &[f64], tol: f64) -> Option<Point> {
+        let base = self.base.as_ref().filter(|b| b.den == 1)?;
+        let nonneg = exact::Box::nonnegative(sys.vars);
+        let p = [tol, 0.0]
+            .into_iter()
+            .find_map(|t| exact::recover_rows(sys, approx, &nonneg, t))?;
+        // The move from the base, its bounds -base, scaled back.
+        let d = Point {
+            den: p.den,
+            nums: p
+                .nums
+                .iter()
+                .zip(&base.nums)
+                .map(|(&a, &b)| a.checked_sub(b.checked_mul(p.den)?))
+                .collect::<Option<_>>()?,
+        };
+        let moves = exact::Box {
+            lo: base.nums.iter().map(|&b| -b).collect(),
+            hi: vec![None; sys.vars],
+            snap_zero: false,
+            pins: Vec::new(),
+        };
+        let d = exact::shrink_to_bounds(&moves, &d)?;
+        let out = Point {
+            den: d.den,
+            nums: d
+                .nums
+                .iter()
+                .zip(&base.nums)
+                .map(|(&m, &b)| m.checked_add(b.checked_mul(d.den)?))
+                .collect::<Option<_>>()?,
+        };
+        exact::check(sys, &nonneg, &out).then_some(out)
     }
 
     fn add(&mut self, w: LocalWitness) {
@@ -799,7 +840,10 @@ fn attacker_model(sys: &System, scale: f64) -> (Model, Vec<highs::Col>) {
         let r = *rhs as f64 / scale;
         pb.add_row(r..=r, terms.iter().map(|&(v, c)| (cols[v], c as f64)));
     }
-    (quiet_model(pb, Sense::Minimise), cols)
+    let mut model = quiet_model(pb, Sense::Minimise);
+    // Vertices that break an equation by a unit are not vertices at all.
+    model.set_option("primal_feasibility_tolerance", 1e-10);
+    (model, cols)
 }
 
 /// A HiGHS model that prints nothing and uses one thread (components and
