@@ -404,23 +404,8 @@ pub fn rows_hold(sys: &System, p: &Point) -> bool {
 
 /// Whether a point meets every row and bound exactly.
 pub fn check(sys: &System, bounds: &Box, p: &Point) -> bool {
-    if p.den <= 0 || p.nums.len() != sys.vars {
+    if !rows_hold(sys, p) {
         return false;
-    }
-    for (terms, rhs) in &sys.rows {
-        let mut s: i128 = 0;
-        for &(v, a) in terms {
-            match (a as i128)
-                .checked_mul(p.nums[v])
-                .and_then(|t| s.checked_add(t))
-            {
-                Some(x) => s = x,
-                None => return false,
-            }
-        }
-        if Some(s) != rhs.checked_mul(p.den) {
-            return false;
-        }
     }
     (0..sys.vars).all(|v| {
         let lo_ok = bounds.lo[v]

@@ -453,15 +453,7 @@ impl State {
             .into_iter()
             .find_map(|t| exact::recover_rows(sys, approx, &nonneg, t))?;
         // The move from the base, its bounds -base, scaled back.
-        let d = Point {
-            den: p.den,
-            nums: p
-                .nums
-                .iter()
-                .zip(&base.nums)
-                .map(|(&a, &b)| a.checked_sub(b.checked_mul(p.den)?))
-                .collect::<Option<_>>()?,
-        };
+        let d = offset(&p, base, -1)?;
         let moves = exact::Box {
             lo: base.nums.iter().map(|&b| -b).collect(),
             hi: vec![None; sys.vars],
@@ -469,15 +461,7 @@ impl State {
             pins: Vec::new(),
         };
         let d = exact::shrink_to_bounds(&moves, &d)?;
-        let out = Point {
-            den: d.den,
-            nums: d
-                .nums
-                .iter()
-                .zip(&base.nums)
-                .map(|(&m, &b)| m.checked_add(b.checked_mul(d.den)?))
-                .collect::<Option<_>>()?,
-        };
+        let out = offset(&d, base, 1)?;
         exact::check(sys, &nonneg, &out).then_some(out)
     }
 
@@ -634,6 +618,17 @@ fn exact_moves_at(
         .map(|(&v, m)| (v, m))
         .collect();
     (!moves.is_empty()).then_some(LocalWitness { den: p.den, moves })
+}
+
+/// `p + sign * base` for an integer `base`, on `p`'s denominator.
+fn offset(p: &Point, base: &Point, sign: i128) -> Option<Point> {
+    let nums = p
+        .nums
+        .iter()
+        .zip(&base.nums)
+        .map(|(&a, &b)| a.checked_add(sign * b.checked_mul(p.den)?))
+        .collect::<Option<_>>()?;
+    Some(Point { den: p.den, nums })
 }
 
 /// The moves' bounds that caps set: `(variable, lowest, highest)`.

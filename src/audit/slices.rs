@@ -37,6 +37,16 @@ fn passes(slice_from: usize) -> [usize; 3] {
 /// `found` (whose base is `truth`); returns the LPs solved. `cells` are
 /// the table positions of the variables: slices are boxes of the table's
 /// hierarchies.
+/// Adds what a part's search found (its variables `vars` of the whole
+/// system) to `found`; returns the LPs it solved.
+fn absorb(found: &mut Found, truth: &Point, vars: &[usize], part: Found) -> usize {
+    for w in part.witnesses {
+        let moves = w.moves.iter().map(|&(i, m)| (vars[i], m)).collect();
+        found.add(truth, LocalWitness { den: w.den, moves });
+    }
+    part.solves
+}
+
 /// Each variable's rows.
 pub(crate) fn rows_of(sys: &System) -> Vec<Vec<u32>> {
     let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); sys.vars];
@@ -92,11 +102,7 @@ pub fn prove_in_neighbourhoods(
                 false,
                 Some(v),
             )?;
-            solves += f.solves;
-            for w in f.witnesses {
-                let moves = w.moves.iter().map(|&(i, m)| (vars[i], m)).collect();
-                found.add(truth, LocalWitness { den: w.den, moves });
-            }
+            solves += absorb(found, truth, &vars, f);
             if met(found) || !around.grow(table) {
                 break;
             }
@@ -133,7 +139,7 @@ pub fn prove_on_slices(
         .map(|&c| table.coords(table.cells[c as usize].key))
         .collect();
     let mut solves = 0;
-    for (pass, size) in passes(slice_from).into_iter().enumerate() {
+    for size in passes(slice_from) {
         let ranges = found.ranges();
         let pending: Vec<bool> = (0..n)
             .map(|v| !targets[v].met_by(ranges[v].0, ranges[v].1))
@@ -151,29 +157,16 @@ pub fn prove_on_slices(
         let solved: Vec<Result<Proven, LpError>> = slices
             .into_par_iter()
             .map(|vars| {
-                // The smallest slices also try each cell left alone: a
-                // goal reached within a few hundred cells needs no LP over
-                // the whole component.
-                let f = solve_slice(
-                    sys,
-                    &rows_of,
-                    truth,
-                    targets,
-                    &ranges,
-                    &vars,
-                    pass > 2,
-                    None,
-                )?;
+                // Each slice also tries each cell its rounds leave: a goal
+                // reached within a few thousand cells needs no LP over the
+                // whole component.
+                let f = solve_slice(sys, &rows_of, truth, targets, &ranges, &vars, false, None)?;
                 Ok((vars, f))
             })
             .collect();
         for res in solved {
             let (vars, f) = res?;
-            solves += f.solves;
-            for w in f.witnesses {
-                let moves = w.moves.iter().map(|&(i, m)| (vars[i], m)).collect();
-                found.add(truth, LocalWitness { den: w.den, moves });
-            }
+            solves += absorb(found, truth, &vars, f);
         }
     }
     Ok(solves)
