@@ -95,6 +95,10 @@ pub struct Found {
     /// Variables whose maximum is unbounded.
     pub unbounded: Vec<bool>,
     pub solves: usize,
+    /// An exact search's extremes, values only (a witness is kept only
+    /// while it helps some variable meet its target: an extreme per cell,
+    /// each a whole vertex, would take memory as cells x cells).
+    pub shown: Option<Vec<(Q, Q)>>,
 }
 
 impl Found {
@@ -206,7 +210,11 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
         },
         solved_max: vec![false; n],
         solved_min: vec![false; n],
+        targets: (0..n).map(target).collect(),
     };
+    if solve_all {
+        st.found.shown = Some(Vec::new());
+    }
     if let Some(b) = base {
         st.init_ends(b, seeds);
     }
@@ -336,6 +344,8 @@ struct State {
     found: Found,
     solved_max: Vec<bool>,
     solved_min: Vec<bool>,
+    /// Per variable, what passes (exact searches keep witnesses for it).
+    targets: Vec<Target>,
 }
 
 impl State {
@@ -350,6 +360,9 @@ impl State {
             ),
             None => ((0..n).map(at).collect(), (0..n).map(at).collect()),
         };
+        if self.found.shown.is_some() {
+            self.found.shown = Some(low.iter().copied().zip(high.iter().copied()).collect());
+        }
         self.found.low = low
             .into_iter()
             .map(|value| End { value, by: None })
@@ -392,6 +405,9 @@ impl State {
 
     fn range(&self, v: usize) -> Option<(Q, Q)> {
         self.base.as_ref()?;
+        if let Some(shown) = &self.found.shown {
+            return Some(shown[v]);
+        }
         Some((self.found.low[v].value, self.found.high[v].value))
     }
 
@@ -466,9 +482,27 @@ impl State {
     }
 
     fn add(&mut self, w: LocalWitness) {
-        if let Some(base) = self.base.as_ref() {
-            self.found.add(base, w);
+        let Some(base) = self.base.as_ref() else {
+            return;
+        };
+        if let Some(shown) = self.found.shown.as_mut() {
+            // Extremes as values; the witness only if some cell it moves
+            // has not met its target yet.
+            let mut needed = false;
+            for &(v, m) in &w.moves {
+                let Some(val) = Q::new(base.nums[v], base.den).plus(m, w.den) else {
+                    continue;
+                };
+                shown[v].0 = shown[v].0.min(val);
+                shown[v].1 = shown[v].1.max(val);
+                let (lo, hi) = (self.found.low[v].value, self.found.high[v].value);
+                needed |= !self.targets[v].met_by(lo, hi);
+            }
+            if !needed {
+                return;
+            }
         }
+        self.found.add(base, w);
     }
 
     /// Rays of the recession cone as witnesses: a ray scaled far enough
@@ -1033,14 +1067,18 @@ mod tests {
     use super::*;
 
     fn ends(f: &Found) -> Vec<(f64, f64)> {
+        let shown = f
+            .shown
+            .as_ref()
+            .expect("an exact search shows its extremes");
         (0..f.low.len())
             .map(|v| {
                 let hi = if f.unbounded[v] {
                     f64::INFINITY
                 } else {
-                    f.high[v].value.to_f64()
+                    shown[v].1.to_f64()
                 };
-                (f.low[v].value.to_f64(), hi)
+                (shown[v].0.to_f64(), hi)
             })
             .collect()
     }
@@ -1103,16 +1141,16 @@ mod tests {
         rows.extend((0..c).map(|j| ((0..r).map(|i| (i * c + j, 1)).collect(), col[j])));
         let sys = System { vars: r * c, rows };
         let f = intervals(&sys).unwrap();
+        let shown = f.shown.as_ref().unwrap();
         for i in 0..r {
             for j in 0..c {
                 let v = i * c + j;
                 let low = (row[i] + col[j] - total).max(0);
                 let high = row[i].min(col[j]);
                 assert!(
-                    f.low[v].value == Q::int(low) && f.high[v].value == Q::int(high),
-                    "cell ({i}, {j}): [{:?}, {:?}], Fréchet [{low}, {high}]",
-                    f.low[v].value,
-                    f.high[v].value
+                    shown[v].0 == Q::int(low) && shown[v].1 == Q::int(high),
+                    "cell ({i}, {j}): {:?}, Fréchet [{low}, {high}]",
+                    shown[v]
                 );
             }
         }

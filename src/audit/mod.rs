@@ -207,6 +207,7 @@ fn audit_impl(
         }
     };
     let mut unproven = Vec::new();
+    let mut shown: std::collections::HashMap<u32, (Q, Q)> = Default::default();
     for (comp, (found, without_lp)) in comps.iter().zip(solved) {
         report.lp_solves += found.solves;
         if without_lp {
@@ -220,6 +221,9 @@ fn audit_impl(
             let moves = w.moves.iter().map(|&(v, m)| (comp.cells[v], m)).collect();
             proofs.add(Witness { den: w.den, moves });
         }
+        if let Some(s) = found.shown {
+            shown.extend(comp.cells.iter().copied().zip(s));
+        }
         for (v, &c) in comp.cells.iter().enumerate() {
             proofs.unbounded[c as usize] = found.unbounded[v];
         }
@@ -228,13 +232,15 @@ fn audit_impl(
     for comp in &comps {
         for &c in &comp.cells {
             let (lo, hi) = proofs.range(c as usize);
+            // Shown: an exact search's extremes, else the proven range.
+            let (slo, shi) = shown.get(&c).copied().unwrap_or((lo, hi));
             let cell = &mut table.cells[c as usize];
             let high = if proofs.unbounded[c as usize] {
                 f64::INFINITY
             } else {
-                hi.floor() as f64
+                shi.floor() as f64
             };
-            cell.audit = Some((lo.ceil() as f64, high));
+            cell.audit = Some((slo.ceil() as f64, high));
             let kind = if unproven.contains(&c) {
                 Some(FailureKind::Unproven)
             } else if !hi.exceeds_by(lo, 1) {
