@@ -11,8 +11,8 @@ use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
 use crate::audit::{audit_table, check_table, TableAudit};
-use crate::certify::certificate::Certificate;
-use crate::certify::verify::{verify, Finding, Problem};
+use crate::certify::verify::{Finding, Problem};
+use crate::certify::{self, certificate::Certificate};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 use crate::primary;
@@ -135,13 +135,14 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     // The audit's witnesses as a certificate, checked by code separate
     // from the search: no release without that check.
     let t = Instant::now();
-    let (certificate, findings) = certify(
+    let (certificate, findings) = certify::certify(
         &rules.name,
         rules.input.decimals,
         &data.split_names,
         &data.dim_names,
         &tables,
         &audits,
+        true,
     );
     timings.insert("certify", t.elapsed().as_millis() as u64);
 
@@ -204,32 +205,6 @@ pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
         certificate,
         report,
     })
-}
-
-/// Builds the certificate of audited tables and checks it (levels known):
-/// the certificate, if it could be written, and every failing claim.
-pub fn certify(
-    rules: &str,
-    decimals: u32,
-    split_names: &[String],
-    dim_names: &[String],
-    tables: &[Table],
-    audits: &[TableAudit],
-) -> (Option<Certificate>, Vec<Finding>) {
-    match Certificate::build(rules, decimals, split_names, dim_names, tables, audits) {
-        Ok(c) => {
-            let f = verify(tables, &c, true);
-            (Some(c), f)
-        }
-        Err(e) => (
-            None,
-            vec![Finding {
-                table: 0,
-                cell: None,
-                problem: Problem::Structure(e.to_string()),
-            }],
-        ),
-    }
 }
 
 /// The run's verdict: the audit's, and the certificate check's when the

@@ -5,8 +5,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::certify::certificate::Certificate;
-use crate::certify::verify::verify;
 use crate::certify::witness::Q;
 use crate::error::{Error, Result};
 use crate::money::{format_amount, format_bound};
@@ -38,19 +36,15 @@ pub fn run(
     let split_names = rules.input.split.clone();
     let dim_names: Vec<String> = rules.dimensions.iter().map(|d| d.name.clone()).collect();
     // The witnesses found, as a certificate, checked apart.
-    let certificate = Certificate::build(
+    let (certificate, findings) = crate::certify::certify(
         &rules.name,
         rules.input.decimals,
         &split_names,
         &dim_names,
         &tables,
         &audits,
-    )
-    .ok();
-    let findings = certificate
-        .as_ref()
-        .map(|c| verify(&tables, c, input.is_some()))
-        .unwrap_or_default();
+        input.is_some(),
+    );
     let (verdict, message) =
         verdict_with_certificate(&tables, &audits, &findings, &split_names, "");
     let mut timings = BTreeMap::new();

@@ -32,11 +32,6 @@ fn passes(slice_from: usize) -> [usize; 3] {
     ]
 }
 
-/// Witnesses proven on slices of `sys` (the other variables held at
-/// `truth`, an integer point of `sys`), starting from `seeds`, added to
-/// `found` (whose base is `truth`); returns the LPs solved. `cells` are
-/// the table positions of the variables: slices are boxes of the table's
-/// hierarchies.
 /// Adds what a part's search found (its variables `vars` of the whole
 /// system) to `found`; returns the LPs it solved.
 fn absorb(found: &mut Found, truth: &Point, vars: &[usize], part: Found) -> usize {
@@ -48,7 +43,7 @@ fn absorb(found: &mut Found, truth: &Point, vars: &[usize], part: Found) -> usiz
 }
 
 /// Each variable's rows.
-pub(crate) fn rows_of(sys: &System) -> Vec<Vec<u32>> {
+fn rows_of(sys: &System) -> Vec<Vec<u32>> {
     let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); sys.vars];
     for (r, (terms, _)) in sys.rows.iter().enumerate() {
         for &(v, _) in terms {
@@ -118,6 +113,11 @@ pub const NEIGHBOURHOOD_MAX: usize = 3_000;
 /// Neighbourhoods spanning more coordinates than this are not listed.
 const NEIGHBOURHOOD_SPAN: f64 = 20_000.0;
 
+/// Witnesses proven on slices of `sys` (the other variables held at
+/// `truth`, an integer point of `sys`), starting from what `found` holds, added
+/// to it (whose base is `truth`); returns the LPs solved. `cells` are
+/// the table positions of the variables: slices are boxes of the table's
+/// hierarchies.
 pub fn prove_on_slices(
     table: &Table,
     cells: &[u32],
@@ -128,12 +128,7 @@ pub fn prove_on_slices(
     slice_from: usize,
 ) -> Result<usize, LpError> {
     let n = sys.vars;
-    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for (r, (terms, _)) in sys.rows.iter().enumerate() {
-        for &(v, _) in terms {
-            rows_of[v].push(r as u32);
-        }
-    }
+    let rows_of = rows_of(sys);
     let coords: Vec<[NodeId; MAX_DIMS]> = cells
         .iter()
         .map(|&c| table.coords(table.cells[c as usize].key))
