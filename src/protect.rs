@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
 use crate::audit::{audit_table, check_table, TableAudit};
-use crate::certify::verify::{Finding, Problem};
+use crate::certify::verify::Finding;
 use crate::certify::{self, certificate::Certificate};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
@@ -235,12 +235,7 @@ pub fn verdict_with_certificate(
             (Some(t), None) => format!("{:?}", t.split),
             _ => "certificate".into(),
         };
-        let what = match &f.problem {
-            Problem::Short { up: true, .. } => "upper protection not reached".into(),
-            Problem::Short { up: false, .. } => "lower protection not reached".into(),
-            p => p.describe(0),
-        };
-        lines.push(format!("  {place}: {what}"));
+        lines.push(format!("  {place}: {}", f.problem.describe()));
     }
     if findings.len() > 10 {
         lines.push(format!("  ... and {} more", findings.len() - 10));

@@ -92,7 +92,7 @@ fn one_cent_short_under_a_huge_total_fails() {
     v.assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "[A x X]: upper protection short by 0.01",
+            "[A x X]: upper protection not reached",
         ))
         .stdout(predicate::str::contains("1 claim(s) fail"));
     // One more cent in B x X lets the attacker reach 117.65: it passes.

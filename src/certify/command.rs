@@ -11,7 +11,9 @@ use super::certificate::Certificate;
 use super::verify::verify;
 
 /// Checks `certificate` against the release `published` (with the
-/// records, the protection levels too); prints what fails; returns the exit
+/// records, the protection levels too); prints which cells fail and how
+/// (kinds, no amounts: `cellmask audit` writes shortfalls to its internal
+/// `audit.csv`); returns the exit
 /// code (0 every claim holds, 1 some fail).
 pub fn run(
     rules: &Rules,
@@ -64,7 +66,7 @@ pub fn run(
                 (Some(t), None) => format!("table {:?}", t.split),
                 _ => "certificate".into(),
             };
-            println!("  {place}: {}", f.problem.describe(rules.input.decimals));
+            println!("  {place}: {}", f.problem.describe());
         }
         if findings.len() > 20 {
             println!("  ... and {} more", findings.len() - 20);

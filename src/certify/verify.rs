@@ -46,17 +46,17 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// A short description for messages (no values of masked cells).
-    pub fn describe(&self, decimals: u32) -> String {
+    /// A short description for messages and logs: kinds only, never an
+    /// amount (a shortfall with the attacker's published extreme gives
+    /// back `T + upper`, and so the cell's value; amounts stay in the
+    /// internal `audit.csv`).
+    pub fn describe(&self) -> String {
         match self {
             Problem::NoClaim => "no claim in the certificate".into(),
             Problem::BadWitness(why) => format!("its witness does not hold: {why}"),
             Problem::Narrow => "range narrower than one unit (exact disclosure)".into(),
-            Problem::Short { up, by } => format!(
-                "{} protection short by {}",
-                if *up { "upper" } else { "lower" },
-                crate::money::format_amount((*by).min(i64::MAX as i128) as i64, decimals)
-            ),
+            Problem::Short { up: true, .. } => "upper protection not reached".into(),
+            Problem::Short { up: false, .. } => "lower protection not reached".into(),
             Problem::PrimaryPublished => "primary cell published".into(),
             Problem::Structure(why) => why.clone(),
         }
