@@ -78,8 +78,19 @@ pub enum Command {
         /// Folder for audit.csv and report.json.
         #[arg(long)]
         out: Option<PathBuf>,
-        #[command(flatten)]
-        common: Common,
+        /// Solve the attacker's exact interval of every masked cell (one or
+        /// two LPs per cell: slow on big tables); by default the audit
+        /// proves the verdict and writes, per masked cell, a range the
+        /// attacker's interval contains (exact for failing cells when the
+        /// records are given).
+        #[arg(long)]
+        exact_intervals: bool,
+        /// Worker threads (default: all cores). Results never depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Check a release's certificate in exact arithmetic (no LP solver):
     /// exit 0 when every claim holds, 1 naming the cells whose claim fails.
@@ -154,15 +165,7 @@ pub struct Common {
 
 impl Common {
     fn apply(&self) -> Result<Options> {
-        if let Some(j) = self.jobs {
-            if j == 0 {
-                return Err(Error::usage("--jobs must be at least 1"));
-            }
-            // Only the first call in a process sets the pool; later calls keep it.
-            let _ = rayon::ThreadPoolBuilder::new()
-                .num_threads(j)
-                .build_global();
-        }
+        set_jobs(self.jobs)?;
         if let Some(t) = self.time_limit {
             if t.is_nan() || t <= 0.0 {
                 return Err(Error::usage("--time-limit must be positive"));
@@ -176,6 +179,20 @@ impl Common {
             exact_intervals: self.exact_intervals,
         })
     }
+}
+
+/// Sizes the worker pool (`--jobs`); all cores when not given.
+fn set_jobs(jobs: Option<usize>) -> Result<()> {
+    if let Some(j) = jobs {
+        if j == 0 {
+            return Err(Error::usage("--jobs must be at least 1"));
+        }
+        // Only the first call in a process sets the pool; later calls keep it.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(j)
+            .build_global();
+    }
+    Ok(())
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -220,9 +237,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             input,
             regroup,
             out,
-            common,
+            exact_intervals,
+            jobs,
+            quiet,
         } => {
-            let opts = common.apply()?;
+            set_jobs(jobs)?;
             let rules = Rules::load(&rules)?;
             crate::audit::command::run(
                 &rules,
@@ -230,7 +249,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 input.as_deref(),
                 regroup.as_deref(),
                 out.as_deref(),
-                opts.quiet,
+                exact_intervals,
+                quiet,
             )
         }
         Command::Verify {

@@ -171,43 +171,69 @@ impl Hierarchy {
 
     /// As [`Hierarchy::from_csv_file`], from text already in memory.
     pub fn from_csv_text(source: &Path, text: &str) -> Result<Hierarchy> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut edges = Vec::new();
-        let mut diags = Diagnostics::default();
-        for (i, row) in rdr.records().enumerate() {
-            let line = Some(i as u64 + 1);
-            let row = match row {
-                Ok(r) => r,
-                Err(e) => {
-                    diags.push(source, line, format!("unreadable row: {e}"));
-                    continue;
+        let edges = csv_edges(source, text)?;
+        Self::from_edges(source, edges.into_iter().map(|(e, _)| e).collect())
+    }
+
+    /// A `code,parent,label,level` tree cut at the nodes whose `level` is
+    /// `level`: they become leaves, and every code below one of them is
+    /// returned with that node's code (record code -> published leaf), so
+    /// that records may carry the deeper codes. Branches that never reach
+    /// the level keep their own leaves.
+    pub fn from_csv_text_cut(
+        source: &Path,
+        text: &str,
+        level: &str,
+    ) -> Result<(Hierarchy, Vec<(String, String)>)> {
+        let edges = csv_edges(source, text)?;
+        if !edges.iter().any(|(_, l)| l == level) {
+            let mut seen: Vec<&str> = Vec::new();
+            for (_, l) in &edges {
+                if !l.is_empty() && !seen.contains(&l.as_str()) {
+                    seen.push(l);
                 }
+            }
+            let known = if seen.is_empty() {
+                "the file has no level column (code,parent,label,level)".to_string()
+            } else {
+                format!("its levels are {}", seen.join(", "))
             };
-            let code = row.get(0).unwrap_or("").trim();
-            if i == 0 && code.eq_ignore_ascii_case("code") {
-                continue;
-            }
-            if row.len() == 1 && code.is_empty() {
-                continue; // blank line
-            }
-            if row.len() < 2 {
-                diags.push(source, line, "expected 'code,parent[,label]'");
-                continue;
-            }
-            let parent = row.get(1).unwrap_or("").trim();
-            edges.push(Edge {
-                code: code.to_string(),
-                parent: (!parent.is_empty()).then(|| parent.to_string()),
-                label: row.get(2).unwrap_or("").trim().to_string(),
-                line,
-            });
+            return Err(Error::at(
+                source,
+                None,
+                format!("no node of level '{level}' to cut the tree at: {known}"),
+            ));
         }
-        diags.into_result()?;
-        Self::from_edges(source, edges)
+        let parent: FxHashMap<&str, Option<&str>> = edges
+            .iter()
+            .map(|(e, _)| (e.code.as_str(), e.parent.as_deref()))
+            .collect();
+        let at_level: FxHashMap<&str, bool> = edges
+            .iter()
+            .map(|(e, l)| (e.code.as_str(), l == level))
+            .collect();
+        // The nearest strict ancestor at the level, if any (bounded walk:
+        // cycles are reported by `from_edges`).
+        let cut_above = |code: &str| -> Option<String> {
+            let mut c = parent.get(code).copied().flatten();
+            for _ in 0..edges.len() {
+                let p = c?;
+                if at_level.get(p).copied().unwrap_or(false) {
+                    return Some(p.to_string());
+                }
+                c = parent.get(p).copied().flatten();
+            }
+            None
+        };
+        let mut kept = Vec::new();
+        let mut through = Vec::new();
+        for (e, _) in &edges {
+            match cut_above(&e.code) {
+                Some(leaf) => through.push((e.code.clone(), leaf)),
+                None => kept.push(e.clone()),
+            }
+        }
+        Ok((Self::from_edges(source, kept)?, through))
     }
 
     /// Reads a τ-ARGUS `.hrc` file: one code a line, each leading `@` one
@@ -459,4 +485,50 @@ mod tests {
         assert_eq!(f.len(), 3);
         assert_eq!(f.code(1), "a");
     }
+}
+
+/// The links of a `code,parent[,label[,level]]` CSV text, each with its
+/// level (empty when not given). A first row starting with `code` is a
+/// header.
+fn csv_edges(source: &Path, text: &str) -> Result<Vec<(Edge, String)>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut edges = Vec::new();
+    let mut diags = Diagnostics::default();
+    for (i, row) in rdr.records().enumerate() {
+        let line = Some(i as u64 + 1);
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(source, line, format!("unreadable row: {e}"));
+                continue;
+            }
+        };
+        let code = row.get(0).unwrap_or("").trim();
+        if i == 0 && code.eq_ignore_ascii_case("code") {
+            continue;
+        }
+        if row.len() == 1 && code.is_empty() {
+            continue; // blank line
+        }
+        if row.len() < 2 {
+            diags.push(source, line, "expected 'code,parent[,label]'");
+            continue;
+        }
+        let parent = row.get(1).unwrap_or("").trim();
+        edges.push((
+            Edge {
+                code: code.to_string(),
+                parent: (!parent.is_empty()).then(|| parent.to_string()),
+                label: row.get(2).unwrap_or("").trim().to_string(),
+                line,
+            },
+            row.get(3).unwrap_or("").trim().to_string(),
+        ));
+    }
+    diags.into_result()?;
+    Ok(edges)
 }

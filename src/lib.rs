@@ -23,6 +23,7 @@ pub mod audit;
 pub mod batch;
 pub mod certify;
 pub mod cli;
+pub mod correspondence;
 pub mod demo;
 pub mod error;
 pub mod generate;

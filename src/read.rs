@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use crate::correspondence::Correspondence;
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
@@ -187,6 +188,9 @@ impl Cache {
 enum CodeCheck {
     /// The tree is known: codes must be its leaves; ids are node ids.
     Known(Arc<Hierarchy>),
+    /// The tree is known and record codes are read through a
+    /// correspondence to its leaves.
+    Through(Arc<Hierarchy>, Arc<Correspondence>),
     /// Structured codes of a fixed length (longer ones cut when `truncate`).
     Prefix { len: usize, truncate: bool },
     /// Any code.
@@ -372,15 +376,16 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
         dim_names: dims.iter().map(|d| d.name.clone()).collect(),
         checks: dims
             .iter()
-            .map(|d| match &d.source {
-                HierarchySource::Known(h) => CodeCheck::Known(h.clone()),
-                HierarchySource::Prefix {
+            .map(|d| match (&d.source, &d.through) {
+                (HierarchySource::Known(h), Some(c)) => CodeCheck::Through(h.clone(), c.clone()),
+                (HierarchySource::Known(h), None) => CodeCheck::Known(h.clone()),
+                (HierarchySource::Prefix {
                     levels, truncate, ..
-                } => CodeCheck::Prefix {
+                }, _) => CodeCheck::Prefix {
                     len: *levels.last().expect("levels are not empty"),
                     truncate: *truncate,
                 },
-                HierarchySource::Flat { .. } => CodeCheck::Any,
+                (HierarchySource::Flat { .. }, _) => CodeCheck::Any,
             })
             .collect(),
         codes: dims.iter().map(|_| Interner::default()).collect(),
@@ -833,6 +838,7 @@ fn check_code(check: &CodeCheck, code: &str) -> std::result::Result<Option<NodeI
             }
             Some(n) => Ok(Some(n)),
         },
+        CodeCheck::Through(h, c) => c.leaf(h, code).map(Some),
         CodeCheck::Prefix { len, truncate } => {
             let len = *len;
             if !code.is_ascii() {

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
+use crate::correspondence::Correspondence;
 
 /// The rule sets shipped in `rules/`, compiled into the binary so that
 /// `demo` needs no file. Paths are relative to `rules/`.
@@ -27,6 +28,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../rules/drom-exports.toml"),
     ),
     ("regional.toml", include_str!("../rules/regional.toml")),
+    (
+        "regional-cpf4.toml",
+        include_str!("../rules/regional-cpf4.toml"),
+    ),
+    (
+        "hierarchies/products_na.csv",
+        include_str!("../rules/hierarchies/products_na.csv"),
+    ),
     (
         "hierarchies/partners.csv",
         include_str!("../rules/hierarchies/partners.csv"),
@@ -120,6 +129,15 @@ struct DimensionFile {
     root: Option<String>,
     #[serde(default)]
     truncate: bool,
+    /// Records carry codes below the published leaves: the file tree is
+    /// cut at the nodes of this level (its `level` column).
+    cut: Option<String>,
+    /// Records carry codes mapped to the published leaves by this CSV
+    /// file (`record code,leaf code`, with a header).
+    correspondence: Option<String>,
+    /// Write a `<name>_label` column beside the codes in the outputs.
+    #[serde(default)]
+    labels: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +300,11 @@ pub struct Dimension {
     pub name: String,
     pub column: String,
     pub source: HierarchySource,
+    /// How record codes finer than the leaves are counted (`cut` or
+    /// `correspondence` in the rules).
+    pub through: Option<Arc<Correspondence>>,
+    /// Whether outputs carry a `<name>_label` column.
+    pub labels: bool,
 }
 
 /// The four kinds of SPEC section 3. Prefix and flat trees are built from the
@@ -504,6 +527,28 @@ impl Rules {
                     d.name
                 )));
             }
+            if (d.cut.is_some() || d.correspondence.is_some())
+                && d.file.is_none()
+                && d.hrc.is_none()
+            {
+                return Err(bad(format!(
+                    "dimension '{}': cut and correspondence need a file or hrc hierarchy",
+                    d.name
+                )));
+            }
+            if d.cut.is_some() && d.correspondence.is_some() {
+                return Err(bad(format!(
+                    "dimension '{}': give cut or correspondence, not both",
+                    d.name
+                )));
+            }
+            if d.cut.is_some() && d.file.is_none() {
+                return Err(bad(format!(
+                    "dimension '{}': cut needs a file hierarchy with a level column",
+                    d.name
+                )));
+            }
+            let mut through = None;
             let root = d.root.clone();
             let need_root = || {
                 root.clone()
@@ -529,7 +574,15 @@ impl Rules {
                     )));
                 }
                 let (p, text) = open(&rel)?;
-                HierarchySource::Known(Arc::new(Hierarchy::from_csv_text(&p, &text)?))
+                let tree = match &d.cut {
+                    Some(level) => {
+                        let (tree, pairs) = Hierarchy::from_csv_text_cut(&p, &text, level)?;
+                        through = Some(Arc::new(Correspondence::from_pairs(&p, &tree, pairs)?));
+                        tree
+                    }
+                    None => Hierarchy::from_csv_text(&p, &text)?,
+                };
+                HierarchySource::Known(Arc::new(tree))
             } else if let Some(rel) = d.hrc {
                 let (p, text) = open(&rel)?;
                 HierarchySource::Known(Arc::new(Hierarchy::from_hrc_text(
@@ -540,10 +593,16 @@ impl Rules {
             } else {
                 HierarchySource::Flat { root: need_root()? }
             };
+            if let (Some(rel), HierarchySource::Known(tree)) = (&d.correspondence, &source) {
+                let (p, text) = open(rel)?;
+                through = Some(Arc::new(Correspondence::from_csv_text(&p, &text, tree)?));
+            }
             dimensions.push(Dimension {
                 name: d.name,
                 column,
                 source,
+                through,
+                labels: d.labels,
             });
         }
         let mut names: Vec<&str> = dimensions.iter().map(|d| d.name.as_str()).collect();

@@ -77,11 +77,46 @@ impl AtomicDir {
     }
 }
 
-fn header(names: &[String], dims: &[String], rest: &[&str]) -> Vec<String> {
+/// Which dimensions' columns the outputs hold: names, and whether each
+/// has a `<name>_label` column beside its codes.
+#[derive(Debug, Clone, Copy)]
+pub struct DimColumns<'a> {
+    pub names: &'a [String],
+    pub labels: &'a [bool],
+}
+
+impl DimColumns<'_> {
+    /// The dimension columns of the header.
+    fn header(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (k, n) in self.names.iter().enumerate() {
+            out.push(n.clone());
+            if self.labels.get(k).copied().unwrap_or(false) {
+                out.push(format!("{n}_label"));
+            }
+        }
+        out
+    }
+
+    /// A cell's dimension fields: codes, and labels where asked.
+    fn fields(&self, t: &Table, key: u64) -> Vec<String> {
+        let coords = t.coords(key);
+        let mut out = Vec::new();
+        for (k, h) in t.dims.iter().enumerate() {
+            out.push(h.code(coords[k]).to_string());
+            if self.labels.get(k).copied().unwrap_or(false) {
+                out.push(h.label(coords[k]).to_string());
+            }
+        }
+        out
+    }
+}
+
+fn header(names: &[String], dims: DimColumns, rest: &[&str]) -> Vec<String> {
     names
         .iter()
-        .chain(dims)
         .cloned()
+        .chain(dims.header())
         .chain(rest.iter().map(|s| s.to_string()))
         .collect()
 }
@@ -91,7 +126,7 @@ fn header(names: &[String], dims: &[String], rest: &[&str]) -> Vec<String> {
 pub fn cells_csv(
     w: &mut dyn Write,
     split_names: &[String],
-    dim_names: &[String],
+    dim_names: DimColumns,
     tables: &[Table],
     decimals: u32,
 ) -> std::io::Result<()> {
@@ -113,7 +148,7 @@ pub fn cells_csv(
     for t in tables {
         for c in &t.cells {
             let mut row: Vec<String> = t.split.clone();
-            row.extend(t.codes(c.key).into_iter().map(String::from));
+            row.extend(dim_names.fields(t, c.key));
             row.push(format_amount(c.value, decimals));
             row.push(c.contributors.to_string());
             row.push(c.status.as_str().into());
@@ -143,7 +178,7 @@ pub fn cells_csv(
 pub fn published_csv(
     w: &mut dyn Write,
     split_names: &[String],
-    dim_names: &[String],
+    dim_names: DimColumns,
     tables: &[Table],
     decimals: u32,
 ) -> std::io::Result<()> {
@@ -152,7 +187,7 @@ pub fn published_csv(
     for t in tables {
         for c in &t.cells {
             let mut row: Vec<String> = t.split.clone();
-            row.extend(t.codes(c.key).into_iter().map(String::from));
+            row.extend(dim_names.fields(t, c.key));
             if c.status.is_masked() {
                 row.extend([String::new(), "masked".into()]);
             } else {

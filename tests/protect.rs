@@ -459,7 +459,7 @@ fn proven_intervals_lie_inside_the_exact_ones() {
     // The exact intervals are those of `cellmask audit` on the release.
     let audited = dir.path().join("audited");
     cellmask()
-        .args(["audit", "--quiet", "--rules"])
+        .args(["audit", "--quiet", "--exact-intervals", "--rules"])
         .arg(&rules)
         .arg("--published")
         .arg(exact.join("published.csv"))

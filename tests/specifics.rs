@@ -117,12 +117,14 @@ fn natural_gas_and_electricity_go_to_paris() {
     .assert()
     .success();
     let c = cells(&out, &["department", "product", "country"]);
-    assert_eq!(c["75|27160000|ES"], "500.00");
-    assert_eq!(c["75|27112100|NO"], "1000.00");
-    assert!(!c.contains_key("13|27160000|ES"));
-    assert!(!c.contains_key("59|27112100|NO"));
+    // Records carry NC8; the table is at A129: electricity (27160000) is
+    // in D35A, natural gas (27112100) in B06Z, beer (22030001) in C11Z.
+    assert_eq!(c["75|D35A|ES"], "500.00");
+    assert_eq!(c["75|B06Z|NO"], "1000.00");
+    assert!(!c.contains_key("13|D35A|ES"));
+    assert!(!c.contains_key("59|B06Z|NO"));
     // Other products keep their department.
-    assert_eq!(c["13|22030001|ES"], "300.00");
+    assert_eq!(c["13|C11Z|ES"], "300.00");
     let r = report(&out);
     let t = &r["treatments"]["natural gas and electricity to Paris"];
     assert_eq!(

@@ -28,11 +28,12 @@ pub fn run(
     input: Option<&Path>,
     regroup: Option<&Path>,
     out: Option<&Path>,
+    exact: bool,
     quiet: bool,
 ) -> Result<i32> {
     let started = Instant::now();
     let (mut tables, rows) = load_tables(rules, published, input, regroup)?;
-    let audits = audit_all(&mut tables, input.is_some(), quiet)?;
+    let audits = audit_all(&mut tables, input.is_some(), exact, quiet)?;
     let split_names = rules.input.split.clone();
     let dim_names: Vec<String> = rules.dimensions.iter().map(|d| d.name.clone()).collect();
     // The witnesses found, as a certificate, checked apart.
@@ -45,8 +46,16 @@ pub fn run(
         &audits,
         input.is_some(),
     );
-    let (verdict, message) =
+    let (verdict, mut message) =
         verdict_with_certificate(&tables, &audits, &findings, &split_names, "");
+    if verdict == Verdict::Protected && input.is_none() {
+        // Without the records only exact disclosure can be checked.
+        message = format!(
+            "no exact disclosure: no masked cell of the {} table(s) can be recovered to the \
+             unit; protection levels were not checked (they need the records: --input)",
+            tables.len()
+        );
+    }
     let mut timings = BTreeMap::new();
     timings.insert("audit", started.elapsed().as_millis() as u64);
     let report = Report {

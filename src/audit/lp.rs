@@ -156,8 +156,9 @@ pub struct Search<'a> {
     pub seeds: Option<&'a [(Q, Q)]>,
     /// Only the rounds over many variables at once, no LP per variable.
     pub rounds_only: bool,
-    /// Only these variables are searched (the others count as done).
-    pub only: Option<usize>,
+    /// Only these extremes are searched, per variable `[maximum,
+    /// minimum]` (the others count as done); None: all.
+    pub pending: Option<&'a [[bool; 2]]>,
 }
 
 /// Solves min and max of every variable of `sys`.
@@ -181,7 +182,7 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
         base,
         seeds,
         rounds_only,
-        only,
+        pending,
     } = search;
     let n = sys.vars;
     let target = |v: usize| targets.map_or(Target::default(), |t| t[v]);
@@ -219,7 +220,7 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
         st.init_ends(b, seeds);
     }
     let max_done = |st: &State, v: usize| -> bool {
-        if st.found.unbounded[v] || st.solved_max[v] || only.is_some_and(|o| o != v) {
+        if st.found.unbounded[v] || st.solved_max[v] || pending.is_some_and(|p| !p[v][0]) {
             return true;
         }
         let Some((lo, hi)) = st.range(v) else {
@@ -228,7 +229,7 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
         phi[v].is_some_and(|h| hi >= Q::int(h)) || (!solve_all && target(v).max_met(lo, hi))
     };
     let min_done = |st: &State, v: usize| -> bool {
-        if st.solved_min[v] || only.is_some_and(|o| o != v) {
+        if st.solved_min[v] || pending.is_some_and(|p| !p[v][1]) {
             return true;
         }
         let Some((lo, hi)) = st.range(v) else {

@@ -108,6 +108,14 @@ pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAud
     audit_impl(table, depth, None)
 }
 
+/// The audit of a published file without its records: no exact
+/// disclosure, proven with exact witnesses, as fast as the verdict allows
+/// (intervals are ranges the attacker's interval contains, not its
+/// extremes; [`audit_table`] solves those).
+pub fn check_table_no_levels(table: &mut Table) -> Result<TableAudit, LpError> {
+    audit_impl(table, Depth::CheckNoLevels, None)
+}
+
 /// How far an audit goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Depth {
@@ -118,6 +126,22 @@ enum Depth {
     /// The verdict, proven; exact intervals for failing cells only;
     /// components bigger than `slice_from` cells first proven on slices.
     Check { slice_from: usize },
+    /// No exact disclosure, proven (levels not checked: no true values);
+    /// each interval a range the attacker's contains, at least a unit wide
+    /// where it passes.
+    CheckNoLevels,
+}
+
+impl Depth {
+    /// Whether the true values and protection levels are known.
+    fn levels(self) -> bool {
+        matches!(self, Depth::Exact | Depth::Check { .. })
+    }
+
+    /// Whether every extreme is solved.
+    fn exact(self) -> bool {
+        matches!(self, Depth::Exact | Depth::ExactNoLevels)
+    }
 }
 
 /// A pass/fail check with protection levels: the same verdicts as
@@ -157,7 +181,7 @@ fn audit_impl(
     depth: Depth,
     earlier: Option<Proofs>,
 ) -> Result<TableAudit, LpError> {
-    let levels = depth != Depth::ExactNoLevels;
+    let levels = depth.levels();
     // Intervals are those of this masking only.
     for c in &mut table.cells {
         c.audit = None;
@@ -180,7 +204,7 @@ fn audit_impl(
         .map(|c| solve_component(table, &eqs, c, depth, seeds.as_deref()))
         .collect();
     let mut report = TableAudit {
-        exact: matches!(depth, Depth::Exact | Depth::ExactNoLevels),
+        exact: depth.exact(),
         masked: comps.iter().map(|c| c.cells.len()).sum(),
         components: comps.len(),
         largest_component: comps.iter().map(|c| c.cells.len()).max().unwrap_or(0),
@@ -232,8 +256,12 @@ fn audit_impl(
     for comp in &comps {
         for &c in &comp.cells {
             let (lo, hi) = proofs.range(c as usize);
-            // Shown: an exact search's extremes, else the proven range.
-            let (slo, shi) = shown.get(&c).copied().unwrap_or((lo, hi));
+            // Shown: an exact search's extremes (where one ran), else the
+            // proven range (which they contain).
+            let (slo, shi) = shown
+                .get(&c)
+                .map(|&(a, b)| (a.min(lo), b.max(hi)))
+                .unwrap_or((lo, hi));
             let cell = &mut table.cells[c as usize];
             let high = if proofs.unbounded[c as usize] {
                 f64::INFINITY
@@ -280,7 +308,7 @@ fn solve_component(
     depth: Depth,
     seeds: Option<&[(Q, Q)]>,
 ) -> Result<Solved, LpError> {
-    let levels = depth != Depth::ExactNoLevels;
+    let levels = depth.levels();
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
     let var_of = |c: u32| {
         comp.cells
@@ -400,11 +428,11 @@ fn solve_component(
         &sys,
         Search {
             targets: Some(&targets),
-            exact: !matches!(depth, Depth::Check { .. }),
+            exact: depth.exact(),
             base: truth.as_ref(),
             seeds: seeds.as_deref(),
             rounds_only: false,
-            only: None,
+            pending: None,
         },
     )?;
     if let Some(mut s) = sliced {
@@ -417,5 +445,45 @@ fn solve_component(
         }
         found = s;
     }
+    if !depth.exact() {
+        explain_failures(&sys, &targets, &mut found)?;
+    }
     Ok((found, false))
+}
+
+/// After a check, the attacker's exact extremes of the cells that fail
+/// (a check stops at the goals, so its ranges do not say by how much a
+/// cell misses them): in `found.shown`, the others at their ranges.
+fn explain_failures(sys: &System, targets: &[Target], found: &mut Found) -> Result<(), LpError> {
+    let ranges = found.ranges();
+    let failing: Vec<[bool; 2]> = targets
+        .iter()
+        .zip(&ranges)
+        .map(|(t, &(lo, hi))| {
+            let f = !t.met_by(lo, hi) || !hi.exceeds_by(lo, 1);
+            [f, f]
+        })
+        .collect();
+    if found.base.is_none() || !failing.iter().any(|f| f[0]) {
+        return Ok(());
+    }
+    let extremes = intervals_for(
+        sys,
+        Search {
+            targets: Some(targets),
+            exact: true,
+            base: found.base.as_ref(),
+            seeds: Some(&ranges),
+            rounds_only: false,
+            pending: Some(&failing),
+        },
+    )?;
+    found.solves += extremes.solves;
+    found.shown = extremes.shown;
+    // Their witnesses too: the shortfall is measured on proven ranges.
+    let base = found.base.clone().expect("checked above");
+    for w in extremes.witnesses {
+        found.add(&base, w);
+    }
+    Ok(())
 }

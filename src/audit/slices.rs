@@ -304,6 +304,13 @@ pub(crate) fn solve_slice(
         den: 1,
         nums: vars.iter().map(|&v| truth.nums[v]).collect(),
     };
+    let pending: Option<Vec<[bool; 2]>> = only.map(|v| {
+        let mut p = vec![[false; 2]; vars.len()];
+        if let Ok(i) = vars.binary_search(&v) {
+            p[i] = [true; 2];
+        }
+        p
+    });
     intervals_for(
         &sub,
         Search {
@@ -312,7 +319,7 @@ pub(crate) fn solve_slice(
             base: Some(&base),
             seeds: Some(&seeds),
             rounds_only,
-            only: only.and_then(|v| vars.binary_search(&v).ok()),
+            pending: pending.as_deref(),
         },
     )
 }

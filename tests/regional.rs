@@ -1,0 +1,247 @@
+//! Regional files as customs publish them: NC8 records tabulated at A129
+//! (or CPF4) through the shipped tree cut at a level, or through a
+//! correspondence file; labels in the outputs; codes the correspondence
+//! lacks are input errors.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::{cellmask, generate, protect_cmd, read_csv, repo};
+use predicates::prelude::*;
+
+/// Five NC8 records over two departments: beer 22030001 and wine
+/// 22042111 (A129 C11Z), beef carcasses 02011000 (C10A), both under A38
+/// CA and A17 C1; medicines 30049000 (C21Z < CF < C5).
+const RECORDS: &str = "operator,flow,department,product,country,value
+a1,I,13,22030001,ES,100.00
+a2,I,13,22042111,ES,200.00
+a3,I,13,02011000,ES,300.00
+a4,I,59,30049000,DE,400.00
+a5,I,59,22030001,DE,50.00
+";
+
+fn cells_by_codes(out: &Path) -> HashMap<String, HashMap<String, String>> {
+    read_csv(&out.join("cells.csv"))
+        .into_iter()
+        .map(|r| {
+            let key = format!("{}|{}|{}", r["department"], r["product"], r["country"]);
+            (key, r)
+        })
+        .collect()
+}
+
+fn protect_records(rules: &str, dir: &Path) -> std::path::PathBuf {
+    let records = dir.join("records.csv");
+    std::fs::write(&records, RECORDS).unwrap();
+    let out = dir.join("out");
+    protect_cmd(&repo(rules), &records, &out)
+        .arg("-q")
+        .assert()
+        .success();
+    out
+}
+
+#[test]
+fn regional_rules_count_nc8_records_in_a129_with_hand_checked_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = protect_records("rules/regional.toml", dir.path());
+    let c = cells_by_codes(&out);
+    let value = |k: &str| c.get(k).map(|r| r["value"].as_str()).unwrap_or("absent");
+    // Department 13 (region R93): beer + wine in C11Z, beef in C10A.
+    assert_eq!(value("13|C11Z|ES"), "300.00");
+    assert_eq!(value("13|C10A|ES"), "300.00");
+    assert_eq!(value("13|CA|ES"), "600.00");
+    assert_eq!(value("13|C1|ES"), "600.00");
+    assert_eq!(value("R93|C1|EU27"), "600.00");
+    // France: every record.
+    assert_eq!(value("FR|TOTAL|WORLD"), "1050.00");
+    assert_eq!(value("FR|C1|WORLD"), "650.00");
+    assert_eq!(value("FR|CA|DE"), "50.00");
+    assert_eq!(value("FR|C5|DE"), "400.00");
+    assert_eq!(value("59|C21Z|DE"), "400.00");
+    // Never an NC8 or CPF4 code.
+    for r in read_csv(&out.join("cells.csv")) {
+        let p = &r["product"];
+        assert!(
+            !p.chars().all(|ch| ch.is_ascii_digit() || ch == '.'),
+            "{p}"
+        );
+    }
+    // Labels beside the codes, from the shipped files.
+    let beer = &c["13|C11Z|ES"];
+    assert_eq!(beer["product_label"], "Fabrication de boissons");
+    assert_eq!(beer["department_label"], "Bouches-du-Rhône");
+    let published = read_csv(&out.join("published.csv"));
+    assert!(published[0].contains_key("product_label"));
+    assert!(!published[0].contains_key("country_label"));
+}
+
+#[test]
+fn cpf4_rules_count_nc8_records_in_cpf4_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = protect_records("rules/regional-cpf4.toml", dir.path());
+    let c = cells_by_codes(&out);
+    let value = |k: &str| c.get(k).map(|r| r["value"].as_str()).unwrap_or("absent");
+    assert_eq!(value("13|11.05|ES"), "100.00"); // beer
+    assert_eq!(value("13|11.02|ES"), "200.00"); // wine
+    assert_eq!(value("13|C11Z|ES"), "300.00");
+    assert_eq!(value("13|10.11|ES"), "300.00"); // beef
+    assert_eq!(value("FR|TOTAL|WORLD"), "1050.00");
+    assert_eq!(c["13|11.05|ES"]["product_label"], "Bière");
+}
+
+#[test]
+fn a_code_the_tree_lacks_is_an_input_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.csv");
+    std::fs::write(
+        &records,
+        "operator,flow,department,product,country,value\n\
+         a1,I,13,22030001,ES,1.00\n\
+         a2,I,13,99999999,ES,1.00\n\
+         a3,I,13,C11Z,ES,1.00\n\
+         a4,I,13,C1,ES,1.00\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(&repo("rules/regional.toml"), &records, &out)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("records.csv:3: product '99999999': unknown code")
+                .and(predicate::str::contains(
+                    "records.csv:5: product 'C1': is an aggregate",
+                ))
+                // A record already at the published level is accepted.
+                .and(predicate::str::contains("records.csv:4").not()),
+        );
+    assert!(!out.exists());
+}
+
+/// A tree A > {a1, a2} and a correspondence file from record codes.
+fn correspondence_case(dir: &Path, map: &str, records: &str) -> assert_cmd::Command {
+    std::fs::write(dir.join("tree.csv"), "code,parent,label\nA,,All\na1,A,One\na2,A,Two\n")
+        .unwrap();
+    std::fs::write(dir.join("map.csv"), map).unwrap();
+    std::fs::write(dir.join("records.csv"), records).unwrap();
+    std::fs::write(
+        dir.join("rules.toml"),
+        "[input]\ncontributor = 'op'\nvalue = 'v'\ndecimals = 0\n\
+         [[dimension]]\nname = 'p'\nfile = 'tree.csv'\ncorrespondence = 'map.csv'\nlabels = true\n\
+         [[dimension]]\nname = 'c'\nflat = true\nroot = 'T'\n",
+    )
+    .unwrap();
+    let mut cmd = cellmask();
+    cmd.args(["protect", "-q", "--rules"])
+        .arg(dir.join("rules.toml"))
+        .arg("--input")
+        .arg(dir.join("records.csv"))
+        .arg("--out")
+        .arg(dir.join("out"));
+    cmd
+}
+
+#[test]
+fn a_correspondence_file_maps_record_codes_to_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = "op,p,c,v\n\
+                   o1,x1,X,10\no2,x1,X,10\no3,x2,X,10\n\
+                   o4,x3,X,10\no5,x3,X,10\no6,x3,X,10\n\
+                   o7,x1,Y,10\no8,x2,Y,10\no9,x2,Y,10\n";
+    correspondence_case(dir.path(), "record,leaf\nx1,a1\nx2,a1\nx3,a2\n", records)
+        .assert()
+        .success();
+    let c: HashMap<String, String> = read_csv(&dir.path().join("out/cells.csv"))
+        .into_iter()
+        .map(|r| (format!("{}|{}|{}", r["p"], r["p_label"], r["c"]), r["value"].clone()))
+        .collect();
+    assert_eq!(c["a1|One|X"], "30");
+    assert_eq!(c["a2|Two|X"], "30");
+    assert_eq!(c["a1|One|Y"], "30");
+    assert_eq!(c["A|All|T"], "90");
+
+    // A record code it lacks: FILE:LINE.
+    let dir = tempfile::tempdir().unwrap();
+    correspondence_case(dir.path(), "record,leaf\nx1,a1\n", "op,p,c,v\no1,x1,X,1\no2,x9,X,1\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "records.csv:3: p 'x9': unknown code (neither in the hierarchy nor in its correspondence",
+        ));
+    assert!(!dir.path().join("out").exists());
+
+    // Its own errors name its lines: an aggregate or unknown leaf, a code
+    // counted in two leaves.
+    let dir = tempfile::tempdir().unwrap();
+    correspondence_case(
+        dir.path(),
+        "record,leaf\nx1,a1\nx2,A\nx3,zz\nx1,a2\n",
+        "op,p,c,v\no1,x1,X,1\n",
+    )
+    .assert()
+    .code(2)
+    .stderr(
+        predicate::str::contains("map.csv:3: 'A' is an aggregate of the hierarchy, not a leaf")
+            .and(predicate::str::contains("map.csv:4: 'zz' is not a code of the hierarchy"))
+            .and(predicate::str::contains(
+                "map.csv:5: 'x1' is already counted in 'a1' (line 2)",
+            )),
+    );
+}
+
+#[test]
+fn a_cut_at_a_level_the_tree_lacks_is_a_rules_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = std::fs::read_to_string(repo("rules/regional.toml"))
+        .unwrap()
+        .replace("cut = \"a129\"", "cut = \"a130\"")
+        .replace("hierarchies/", &format!("{}/", repo("rules/hierarchies").display()));
+    std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
+    std::fs::write(dir.path().join("records.csv"), RECORDS).unwrap();
+    cellmask()
+        .args(["protect", "--rules"])
+        .arg(dir.path().join("rules.toml"))
+        .arg("--input")
+        .arg(dir.path().join("records.csv"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no node of level 'a130' to cut the tree at: its levels are total, a17, a38, a129, cpf4, cn8",
+        ));
+}
+
+/// A generated regional file, protected at A129 and audited again from the
+/// release and the records; the audit without records checks exact
+/// disclosure only and says so.
+#[test]
+fn a_generated_regional_file_is_protected_and_audited_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("regional.csv");
+    generate("regional", "3", "0.0003", &records);
+    let out = dir.path().join("out");
+    protect_cmd(&repo("rules/regional.toml"), &records, &out)
+        .arg("-q")
+        .assert()
+        .success();
+    let audit = |input: bool| {
+        let mut cmd = cellmask();
+        cmd.args(["audit", "--rules"])
+            .arg(repo("rules/regional.toml"))
+            .arg("--published")
+            .arg(out.join("published.csv"));
+        if input {
+            cmd.arg("--input").arg(&records);
+        }
+        cmd.assert()
+    };
+    audit(true)
+        .success()
+        .stdout(predicate::str::contains("protected: audit passed on 2 table(s)"));
+    audit(false).success().stdout(predicate::str::contains(
+        "protection levels were not checked (they need the records: --input)",
+    ));
+}
