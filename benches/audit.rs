@@ -40,7 +40,7 @@ fn tables_at(scale: f64, rules: &Rules) -> Vec<Table> {
 
 fn run(label: &str, scale: f64, mut tables: Vec<Table>) {
     let start = Instant::now();
-    let audits = audit_all(&mut tables, false, true).unwrap();
+    let audits = audit_all(&mut tables, false, true, true).unwrap();
     let secs = start.elapsed().as_secs_f64();
     let masked: usize = audits.iter().map(|a| a.masked).sum();
     let comps: usize = audits.iter().map(|a| a.components).sum();

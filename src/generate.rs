@@ -215,6 +215,79 @@ fn declarations(
     Ok(n)
 }
 
+/// Departments with the concentration of French trade: a few port,
+/// border and industrial departments (and the head-office departments
+/// of Paris) hold most of the value; most departments trade little.
+struct Departments {
+    all: Vec<&'static str>,
+    /// Every department, the big ones far heavier: small operators.
+    any: WeightedIndex<f64>,
+    /// The big ones only, by rank: large operators.
+    big: Vec<&'static str>,
+    big_w: WeightedIndex<f64>,
+}
+
+impl Departments {
+    /// Head offices (75, 92), ports (13 Marseille-Fos, 76 Le Havre-Rouen,
+    /// 59 Dunkerque, 44 Saint-Nazaire), Roissy (95), aerospace (31),
+    /// border and industrial departments, by weight of trade.
+    const BIG: [&'static str; 24] = [
+        "75", "92", "13", "76", "59", "31", "69", "67", "95", "94", "93", "78", "57", "68", "77",
+        "91", "44", "62", "38", "33", "01", "74", "06", "34",
+    ];
+
+    fn load() -> Departments {
+        let text = builtin_file("hierarchies/departments.csv").expect("departments are built in");
+        let all: Vec<&'static str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .filter(|c| !c.starts_with('R') && *c != "FR")
+            .collect();
+        let rank = |d: &str| Self::BIG.iter().position(|b| *b == d);
+        let any = all
+            .iter()
+            .map(|d| rank(d).map_or(1.0, |r| 40.0 / (r as f64 + 1.0).powf(0.8)))
+            .collect::<Vec<f64>>();
+        let big: Vec<&'static str> = Self::BIG.to_vec();
+        let big_w = (0..big.len())
+            .map(|r| 1.0 / (r as f64 + 1.0).powf(1.1))
+            .collect::<Vec<f64>>();
+        Departments {
+            any: WeightedIndex::new(any).expect("weights"),
+            big_w: WeightedIndex::new(big_w).expect("weights"),
+            all,
+            big,
+        }
+    }
+
+    /// An operator's departments, home first: large operators are in the
+    /// big departments and declare in up to three more.
+    fn of(&self, size: f64, rng: &mut ChaCha8Rng) -> Vec<&'static str> {
+        let large = size > 8.0;
+        let draw = |rng: &mut ChaCha8Rng| {
+            if large {
+                self.big[self.big_w.sample(rng)]
+            } else {
+                self.all[self.any.sample(rng)]
+            }
+        };
+        let mut depts = vec![draw(rng)];
+        let extra = if large {
+            (size.log10() as usize).min(3)
+        } else {
+            0
+        };
+        for _ in 0..extra {
+            let d = draw(rng);
+            if !depts.contains(&d) {
+                depts.push(d);
+            }
+        }
+        depts
+    }
+}
+
 fn cents(v: i64) -> String {
     format!("{}.{:02}", v / 100, v % 100)
 }
@@ -304,8 +377,13 @@ pub fn generate(s: &Settings, w: &mut dyn Write) -> io::Result<Written> {
             }
         }
         Profile::Regional => {
+            // A national-size year (as many operators and records as the
+            // national profile), each operator with a home department.
             let world = World::new(
-                &["84", "85", "87", "27", "30", "39", "88", "22", "90", "29"],
+                &[
+                    "84", "85", "87", "27", "30", "39", "88", "22", "90", "29", "62", "61", "94",
+                    "73", "02",
+                ],
                 &[
                     ("DE", 14.0),
                     ("BE", 9.0),
@@ -317,41 +395,36 @@ pub fn generate(s: &Settings, w: &mut dyn Write) -> io::Result<Written> {
                     ("CN", 6.0),
                     ("CH", 4.0),
                     ("PL", 2.5),
+                    ("JP", 1.5),
+                    ("TR", 1.2),
+                    ("MA", 0.7),
+                    ("DZ", 0.6),
                 ],
                 &["FR", "GP", "MQ", "GF", "RE", "YT"],
                 &mut rng,
             );
-            let text =
-                builtin_file("hierarchies/departments.csv").expect("departments are built in");
-            let deps: Vec<&str> = text
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.split(',').next())
-                .filter(|c| !c.starts_with('R') && *c != "FR")
-                .collect();
-            let big = [
-                "75", "92", "13", "69", "59", "76", "33", "31", "44", "67", "94", "93", "95", "78",
-                "77", "91", "06", "34", "38", "62",
-            ];
-            let dw: Vec<f64> = deps
-                .iter()
-                .map(|d| if big.contains(d) { 6.0 } else { 1.0 })
-                .collect();
-            let dep_w = WeightedIndex::new(dw).expect("weights");
+            let departments = Departments::load();
             writeln!(w, "operator,flow,department,product,country,value")?;
-            let n_ops = (25_000.0 * scale).round().max(1.0) as usize;
+            let n_ops = (45_000.0 * scale).round().max(1.0) as usize;
             for i in 0..n_ops {
-                let dept = deps[dep_w.sample(&mut rng)];
-                let mut op = world.operator(format!("R{i:06}"), 12.0, &mut rng);
+                let mut op = world.operator(format!("R{i:06}"), 20.0, &mut rng);
                 // A few large energy operators trade natural gas and electricity.
                 if i % 997 == 5 {
                     op.products = vec!["27112100", "27160000"];
                     op.size *= 20.0;
                 }
+                let depts = departments.of(op.size, &mut rng);
                 let id = op.id.clone();
                 records += declarations(
                     &op,
                     &mut |flow, product, partner, v| {
+                        // Mostly the home department, the rest in the others.
+                        let k = if depts.len() > 1 && v % 4 == 0 {
+                            1 + (v as usize / 4) % (depts.len() - 1)
+                        } else {
+                            0
+                        };
+                        let dept = depts[k];
                         writeln!(w, "{id},{flow},{dept},{product},{partner},{}", cents(v))
                     },
                     &mut rng,

@@ -405,6 +405,52 @@ impl Hierarchy {
     }
 }
 
+/// The links of a `code,parent[,label[,level]]` CSV text, each with its
+/// level (empty when not given). A first row starting with `code` is a
+/// header.
+fn csv_edges(source: &Path, text: &str) -> Result<Vec<(Edge, String)>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut edges = Vec::new();
+    let mut diags = Diagnostics::default();
+    for (i, row) in rdr.records().enumerate() {
+        let line = Some(i as u64 + 1);
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(source, line, format!("unreadable row: {e}"));
+                continue;
+            }
+        };
+        let code = row.get(0).unwrap_or("").trim();
+        if i == 0 && code.eq_ignore_ascii_case("code") {
+            continue;
+        }
+        if row.len() == 1 && code.is_empty() {
+            continue; // blank line
+        }
+        if row.len() < 2 {
+            diags.push(source, line, "expected 'code,parent[,label]'");
+            continue;
+        }
+        let parent = row.get(1).unwrap_or("").trim();
+        edges.push((
+            Edge {
+                code: code.to_string(),
+                parent: (!parent.is_empty()).then(|| parent.to_string()),
+                label: row.get(2).unwrap_or("").trim().to_string(),
+                line,
+            },
+            row.get(3).unwrap_or("").trim().to_string(),
+        ));
+    }
+    diags.into_result()?;
+    Ok(edges)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,50 +531,4 @@ mod tests {
         assert_eq!(f.len(), 3);
         assert_eq!(f.code(1), "a");
     }
-}
-
-/// The links of a `code,parent[,label[,level]]` CSV text, each with its
-/// level (empty when not given). A first row starting with `code` is a
-/// header.
-fn csv_edges(source: &Path, text: &str) -> Result<Vec<(Edge, String)>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut edges = Vec::new();
-    let mut diags = Diagnostics::default();
-    for (i, row) in rdr.records().enumerate() {
-        let line = Some(i as u64 + 1);
-        let row = match row {
-            Ok(r) => r,
-            Err(e) => {
-                diags.push(source, line, format!("unreadable row: {e}"));
-                continue;
-            }
-        };
-        let code = row.get(0).unwrap_or("").trim();
-        if i == 0 && code.eq_ignore_ascii_case("code") {
-            continue;
-        }
-        if row.len() == 1 && code.is_empty() {
-            continue; // blank line
-        }
-        if row.len() < 2 {
-            diags.push(source, line, "expected 'code,parent[,label]'");
-            continue;
-        }
-        let parent = row.get(1).unwrap_or("").trim();
-        edges.push((
-            Edge {
-                code: code.to_string(),
-                parent: (!parent.is_empty()).then(|| parent.to_string()),
-                label: row.get(2).unwrap_or("").trim().to_string(),
-                line,
-            },
-            row.get(3).unwrap_or("").trim().to_string(),
-        ));
-    }
-    diags.into_result()?;
-    Ok(edges)
 }

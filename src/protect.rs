@@ -10,7 +10,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
-use crate::audit::{audit_table, check_table, check_table_no_levels, TableAudit};
+use crate::audit::{audit_table, check_table_explained, check_table_no_levels, TableAudit};
 use crate::certify::verify::Finding;
 use crate::certify::{self, certificate::Certificate};
 use crate::error::{Error, Result};
@@ -314,7 +314,7 @@ fn audit_rest(
                 None => if opts.exact_intervals {
                     audit_table(t, true)
                 } else {
-                    check_table(t)
+                    check_table_explained(t)
                 }
                 .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split))),
             };
@@ -342,7 +342,7 @@ pub fn audit_all(
         .map(|t| {
             let a = match (exact, check_protection) {
                 (true, _) => audit_table(t, check_protection),
-                (false, true) => check_table(t),
+                (false, true) => check_table_explained(t),
                 (false, false) => check_table_no_levels(t),
             }
             .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)));

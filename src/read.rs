@@ -379,9 +379,12 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
             .map(|d| match (&d.source, &d.through) {
                 (HierarchySource::Known(h), Some(c)) => CodeCheck::Through(h.clone(), c.clone()),
                 (HierarchySource::Known(h), None) => CodeCheck::Known(h.clone()),
-                (HierarchySource::Prefix {
-                    levels, truncate, ..
-                }, _) => CodeCheck::Prefix {
+                (
+                    HierarchySource::Prefix {
+                        levels, truncate, ..
+                    },
+                    _,
+                ) => CodeCheck::Prefix {
                     len: *levels.last().expect("levels are not empty"),
                     truncate: *truncate,
                 },

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::correspondence::Correspondence;
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
-use crate::correspondence::Correspondence;
 
 /// The rule sets shipped in `rules/`, compiled into the binary so that
 /// `demo` needs no file. Paths are relative to `rules/`.

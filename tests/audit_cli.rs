@@ -35,12 +35,10 @@ fn audit(dir: &std::path::Path) -> assert_cmd::assert::Assert {
 fn interior_block_passes_with_hand_computed_intervals() {
     let dir =
         setup("r,c,value\nT,W,100\nT,X,40\nT,Y,60\nA,W,30\nA,X,x\nA,Y,x\nB,W,70\nB,X,x\nB,Y,x\n");
-    audit(dir.path())
-        .success()
-        .stdout(predicate::str::contains(
-            "no exact disclosure: no masked cell of the 1 table(s) can be recovered to the unit; \
+    audit(dir.path()).success().stdout(predicate::str::contains(
+        "no exact disclosure: no masked cell of the 1 table(s) can be recovered to the unit; \
              protection levels were not checked",
-        ));
+    ));
     let rows = read_csv(&dir.path().join("out/audit.csv"));
     let got: Vec<String> = rows
         .iter()
@@ -80,15 +78,25 @@ fn default_audit_proves_ranges_inside_the_exact_intervals() {
         .arg(dir.path().join("out"))
         .assert()
         .success()
-        .stdout(predicate::str::contains("protection levels were not checked"));
+        .stdout(predicate::str::contains(
+            "protection levels were not checked",
+        ));
     let report = report_without_timings(&dir.path().join("out"));
     assert_eq!(report["tables"][0]["audit"]["intervals"], "proven");
-    let exact = [("AX", 0.0, 30.0), ("AY", 0.0, 30.0), ("BX", 10.0, 40.0), ("BY", 30.0, 60.0)];
+    let exact = [
+        ("AX", 0.0, 30.0),
+        ("AY", 0.0, 30.0),
+        ("BX", 10.0, 40.0),
+        ("BY", 30.0, 60.0),
+    ];
     let rows = read_csv(&dir.path().join("out/audit.csv"));
     assert_eq!(rows.len(), 4);
     for (r, (cell, lo, hi)) in rows.iter().zip(exact) {
         assert_eq!(format!("{}{}", r["r"], r["c"]), cell);
-        let (l, h): (f64, f64) = (r["audit_low"].parse().unwrap(), r["audit_high"].parse().unwrap());
+        let (l, h): (f64, f64) = (
+            r["audit_low"].parse().unwrap(),
+            r["audit_high"].parse().unwrap(),
+        );
         assert!(lo <= l && h <= hi && h - l >= 1.0, "{cell}: {l}..{h}");
         assert_eq!(r["verdict"], "ok");
     }

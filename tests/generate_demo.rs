@@ -82,7 +82,12 @@ fn generated_files_fit_the_shipped_rule_sets() {
         ("regional", vec!["regional.toml"]),
     ] {
         let input = dir.path().join(format!("{profile}.csv"));
-        let scale = if profile == "drom" { "0.02" } else { "0.001" };
+        // Regional tables are three-dimensional: kept small here.
+        let scale = match profile {
+            "drom" => "0.02",
+            "regional" => "0.0003",
+            _ => "0.001",
+        };
         generate(profile, "3", scale, &input);
         for r in rules {
             let out = dir.path().join(r);
@@ -236,4 +241,42 @@ fn demo_release_files_pass_an_independent_audit() {
         assert!(!rows.is_empty());
         assert!(rows.iter().all(|r| r["verdict"] == "ok"), "{sub}");
     }
+}
+
+/// The regional profile: a few departments hold most of the value, most
+/// trade little, and each operator declares in one or a few departments.
+#[test]
+fn regional_profile_concentrates_trade_in_a_few_departments() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("regional.csv");
+    generate("regional", "1", "0.01", &input);
+    let rows = read_csv(&input);
+    assert!(rows.len() > 20_000, "{}", rows.len());
+    let mut by_dept: std::collections::HashMap<String, f64> = Default::default();
+    let mut depts_of: std::collections::HashMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for r in &rows {
+        *by_dept.entry(r["department"].clone()).or_default() += r["value"].parse::<f64>().unwrap();
+        depts_of
+            .entry(r["operator"].clone())
+            .or_default()
+            .insert(r["department"].clone());
+    }
+    let total: f64 = by_dept.values().sum();
+    let mut values: Vec<f64> = by_dept.values().copied().collect();
+    values.sort_by(|a, b| b.total_cmp(a));
+    let share = |n: usize| values.iter().take(n).sum::<f64>() / total;
+    assert!(by_dept.len() >= 60, "{} departments", by_dept.len());
+    assert!(
+        share(5) > 0.4 && share(20) > 0.7,
+        "{} {}",
+        share(5),
+        share(20)
+    );
+    // Half the departments hold under a tenth of the value together.
+    let small: f64 = values.iter().skip(values.len() / 2).sum::<f64>() / total;
+    assert!(small < 0.1, "{small}");
+    let spread: Vec<usize> = depts_of.values().map(|d| d.len()).collect();
+    assert!(spread.iter().all(|&n| n <= 4));
+    assert!(spread.iter().any(|&n| n > 1));
 }

@@ -64,10 +64,7 @@ fn regional_rules_count_nc8_records_in_a129_with_hand_checked_totals() {
     // Never an NC8 or CPF4 code.
     for r in read_csv(&out.join("cells.csv")) {
         let p = &r["product"];
-        assert!(
-            !p.chars().all(|ch| ch.is_ascii_digit() || ch == '.'),
-            "{p}"
-        );
+        assert!(!p.chars().all(|ch| ch.is_ascii_digit() || ch == '.'), "{p}");
     }
     // Labels beside the codes, from the shipped files.
     let beer = &c["13|C11Z|ES"];
@@ -122,8 +119,11 @@ fn a_code_the_tree_lacks_is_an_input_error_and_nothing_is_written() {
 
 /// A tree A > {a1, a2} and a correspondence file from record codes.
 fn correspondence_case(dir: &Path, map: &str, records: &str) -> assert_cmd::Command {
-    std::fs::write(dir.join("tree.csv"), "code,parent,label\nA,,All\na1,A,One\na2,A,Two\n")
-        .unwrap();
+    std::fs::write(
+        dir.join("tree.csv"),
+        "code,parent,label\nA,,All\na1,A,One\na2,A,Two\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("map.csv"), map).unwrap();
     std::fs::write(dir.join("records.csv"), records).unwrap();
     std::fs::write(
@@ -155,7 +155,12 @@ fn a_correspondence_file_maps_record_codes_to_leaves() {
         .success();
     let c: HashMap<String, String> = read_csv(&dir.path().join("out/cells.csv"))
         .into_iter()
-        .map(|r| (format!("{}|{}|{}", r["p"], r["p_label"], r["c"]), r["value"].clone()))
+        .map(|r| {
+            (
+                format!("{}|{}|{}", r["p"], r["p_label"], r["c"]),
+                r["value"].clone(),
+            )
+        })
         .collect();
     assert_eq!(c["a1|One|X"], "30");
     assert_eq!(c["a2|Two|X"], "30");
@@ -164,12 +169,16 @@ fn a_correspondence_file_maps_record_codes_to_leaves() {
 
     // A record code it lacks: FILE:LINE.
     let dir = tempfile::tempdir().unwrap();
-    correspondence_case(dir.path(), "record,leaf\nx1,a1\n", "op,p,c,v\no1,x1,X,1\no2,x9,X,1\n")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "records.csv:3: p 'x9': unknown code (neither in the hierarchy nor in its correspondence",
-        ));
+    correspondence_case(
+        dir.path(),
+        "record,leaf\nx1,a1\n",
+        "op,p,c,v\no1,x1,X,1\no2,x9,X,1\n",
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains(
+        "records.csv:3: p 'x9': unknown code (neither in the hierarchy nor in its correspondence",
+    ));
     assert!(!dir.path().join("out").exists());
 
     // Its own errors name its lines: an aggregate or unknown leaf, a code
@@ -184,7 +193,9 @@ fn a_correspondence_file_maps_record_codes_to_leaves() {
     .code(2)
     .stderr(
         predicate::str::contains("map.csv:3: 'A' is an aggregate of the hierarchy, not a leaf")
-            .and(predicate::str::contains("map.csv:4: 'zz' is not a code of the hierarchy"))
+            .and(predicate::str::contains(
+                "map.csv:4: 'zz' is not a code of the hierarchy",
+            ))
             .and(predicate::str::contains(
                 "map.csv:5: 'x1' is already counted in 'a1' (line 2)",
             )),
@@ -197,7 +208,10 @@ fn a_cut_at_a_level_the_tree_lacks_is_a_rules_error() {
     let rules = std::fs::read_to_string(repo("rules/regional.toml"))
         .unwrap()
         .replace("cut = \"a129\"", "cut = \"a130\"")
-        .replace("hierarchies/", &format!("{}/", repo("rules/hierarchies").display()));
+        .replace(
+            "hierarchies/",
+            &format!("{}/", repo("rules/hierarchies").display()),
+        );
     std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
     std::fs::write(dir.path().join("records.csv"), RECORDS).unwrap();
     cellmask()
@@ -238,9 +252,9 @@ fn a_generated_regional_file_is_protected_and_audited_again() {
         }
         cmd.assert()
     };
-    audit(true)
-        .success()
-        .stdout(predicate::str::contains("protected: audit passed on 2 table(s)"));
+    audit(true).success().stdout(predicate::str::contains(
+        "protected: audit passed on 2 table(s)",
+    ));
     audit(false).success().stdout(predicate::str::contains(
         "protection levels were not checked (they need the records: --input)",
     ));

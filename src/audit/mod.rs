@@ -108,6 +108,19 @@ pub fn audit_table(table: &mut Table, check_protection: bool) -> Result<TableAud
     audit_impl(table, depth, None)
 }
 
+/// [`check_table`] for a final verdict: failing cells also get the
+/// attacker's exact extremes, which say by how much they fail.
+pub fn check_table_explained(table: &mut Table) -> Result<TableAudit, LpError> {
+    audit_impl(
+        table,
+        Depth::Check {
+            slice_from: slices::SLICE_FROM,
+            explain: true,
+        },
+        None,
+    )
+}
+
 /// The audit of a published file without its records: no exact
 /// disclosure, proven with exact witnesses, as fast as the verdict allows
 /// (intervals are ranges the attacker's interval contains, not its
@@ -125,7 +138,7 @@ enum Depth {
     Exact,
     /// The verdict, proven; exact intervals for failing cells only;
     /// components bigger than `slice_from` cells first proven on slices.
-    Check { slice_from: usize },
+    Check { slice_from: usize, explain: bool },
     /// No exact disclosure, proven (levels not checked: no true values);
     /// each interval a range the attacker's contains, at least a unit wide
     /// where it passes.
@@ -163,7 +176,14 @@ pub fn check_table_sliced(
     earlier: Option<Proofs>,
     slice_from: usize,
 ) -> Result<TableAudit, LpError> {
-    audit_impl(table, Depth::Check { slice_from }, earlier)
+    audit_impl(
+        table,
+        Depth::Check {
+            slice_from,
+            explain: false,
+        },
+        earlier,
+    )
 }
 
 /// [`check_table`] starting from the evidence of an earlier check (or of
@@ -375,7 +395,7 @@ fn solve_component(
     let mut seeds: Option<Vec<(Q, Q)>> =
         seeds.map(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
     let slice_from = match depth {
-        Depth::Check { slice_from } => slice_from,
+        Depth::Check { slice_from, .. } => slice_from,
         _ => usize::MAX,
     };
     let mut sliced: Option<Found> = None;
@@ -445,7 +465,10 @@ fn solve_component(
         }
         found = s;
     }
-    if !depth.exact() {
+    if matches!(
+        depth,
+        Depth::Check { explain: true, .. } | Depth::CheckNoLevels
+    ) {
         explain_failures(&sys, &targets, &mut found)?;
     }
     Ok((found, false))
