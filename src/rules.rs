@@ -471,6 +471,27 @@ impl RegroupPlan {
 impl Rules {
     /// Loads a rules file; hierarchy files are resolved against its folder.
     pub fn load(path: &Path) -> Result<Rules> {
+        // A bare name that is no file: a shipped rule set (`--rules regional`).
+        if !path.exists() {
+            if let Some(name) = path.to_str().filter(|n| !n.contains(['/', '\\'])) {
+                let file = if name.ends_with(".toml") {
+                    name.to_string()
+                } else {
+                    format!("{name}.toml")
+                };
+                if builtin_file(&file).is_some() {
+                    return Self::builtin(&file);
+                }
+                let shipped: Vec<&str> = BUILTIN
+                    .iter()
+                    .filter_map(|(f, _)| f.strip_suffix(".toml"))
+                    .collect();
+                return Err(Error::usage(format!(
+                    "rules '{name}': no such file, nor a shipped rule set ({})",
+                    shipped.join(", ")
+                )));
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
         Self::parse(path, &text, &|rel| {

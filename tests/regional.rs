@@ -259,3 +259,37 @@ fn a_generated_regional_file_is_protected_and_audited_again() {
         "protection levels were not checked (they need the records: --input)",
     ));
 }
+
+/// A shipped rule set may be named instead of given as a file; a name
+/// that is neither lists the shipped ones.
+#[test]
+fn shipped_rule_sets_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.csv");
+    std::fs::write(&records, RECORDS).unwrap();
+    let run = |rules: &str, out: &str| {
+        let mut cmd = cellmask();
+        cmd.current_dir(dir.path())
+            .args(["protect", "-q", "--rules", rules, "--input"])
+            .arg(&records)
+            .arg("--out")
+            .arg(dir.path().join(out));
+        cmd.assert()
+    };
+    run("regional", "by-name").success();
+    let by_file = dir.path().join("by-file");
+    protect_cmd(&repo("rules/regional.toml"), &records, &by_file)
+        .arg("-q")
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("by-name/published.csv")).unwrap(),
+        std::fs::read(by_file.join("published.csv")).unwrap()
+    );
+    run("regionl", "typo")
+        .code(2)
+        .stderr(predicate::str::contains(
+            "rules 'regionl': no such file, nor a shipped rule set (national, drom-imports, \
+         drom-exports, regional, regional-cpf4)",
+        ));
+}
