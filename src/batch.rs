@@ -215,7 +215,7 @@ fn row(o: &FileOutcome) -> Vec<String> {
                     .as_ref()
                     .map_or(0, |g| g.codes_regrouped)
                     .to_string(),
-                format!("{:.4}", c.masked_share * 100.0),
+                format!("{:.6}", c.masked_share),
             ]);
         }
         Err(_) => r.extend(std::iter::repeat_n(String::new(), 6)),

@@ -82,6 +82,13 @@ fn a_bad_file_is_reported_and_the_others_are_protected() {
     );
     assert!(summary[0]["reason"].contains("negative") || summary[0]["reason"].contains("-5"));
     assert_eq!(summary[1]["tables"], "5");
+    // One unit for masked_share: the fraction of report.json.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("drom-1/report.json")).unwrap())
+            .unwrap();
+    let share = report["totals"]["masked_share"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 1.0);
+    assert_eq!(summary[1]["masked_share"], format!("{share:.6}"));
     assert!(summary[1]["regrouped_codes"].parse::<u32>().unwrap() > 0);
     // The same outputs as `protect` on each file alone.
     let alone = dir.path().join("alone");
