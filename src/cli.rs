@@ -197,6 +197,15 @@ fn set_jobs(jobs: Option<usize>) -> Result<()> {
 
 /// Runs a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
+    // A bad --out is said before any work.
+    let out = match &cli.command {
+        Command::Demo { out, .. } | Command::Audit { out, .. } => out.clone(),
+        Command::Protect { out, .. } | Command::Batch { out, .. } => Some(out.clone()),
+        _ => None,
+    };
+    if let Some(out) = out {
+        crate::write::check_out_dir(&out)?;
+    }
     match cli.command {
         Command::Demo { out, common } => {
             let opts = common.apply()?;

@@ -26,7 +26,14 @@ pub fn parse_amount(text: &str, decimals: u32, comma: bool) -> Result<i64, Strin
     };
     let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
-        return Err(format!("value '{text}' is not a number"));
+        let grouped = s.contains([' ', '\u{a0}', '\u{202f}', '\''])
+            || s.matches(['.', ',']).count() > 1;
+        let hint = if grouped {
+            " (write it without thousands separators, e.g. 1234.50)"
+        } else {
+            ""
+        };
+        return Err(format!("value '{text}' is not a number{hint}"));
     }
     if frac.len() > decimals as usize {
         return Err(format!(

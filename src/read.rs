@@ -260,6 +260,13 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
     }
     let mut header = Vec::new();
     buf.read_until(b'\n', &mut header).map_err(io)?;
+    if header.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::at(
+            path,
+            Some(1),
+            "the file is empty: records need a header line, then one row per record",
+        ));
+    }
     let delimiter = detect_delimiter(&header);
     let columns: Vec<String> = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -634,7 +641,11 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
                     part.diags.push(
                         path,
                         Some(line),
-                        format!("column '{}' is not valid UTF-8", s.columns[i]),
+                        format!(
+                            "column '{}' is not valid UTF-8 (a Windows-1252 or Latin-1 \
+                             extract? convert it first, e.g. iconv -f WINDOWS-1252 -t UTF-8)",
+                            s.columns[i]
+                        ),
                     );
                     utf8_ok = false;
                     break;

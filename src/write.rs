@@ -22,6 +22,7 @@ pub struct AtomicDir {
 impl AtomicDir {
     /// Prepares `dir`, creating it if needed.
     pub fn new(dir: &Path) -> Result<AtomicDir> {
+        check_out_dir(dir)?;
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         Ok(AtomicDir {
             dir: dir.to_path_buf(),
@@ -110,6 +111,18 @@ impl DimColumns<'_> {
         }
         out
     }
+}
+
+/// Whether `dir` can be an output folder (it is not a file): checked by
+/// the commands before any work, and again when writing.
+pub fn check_out_dir(dir: &Path) -> Result<()> {
+    if dir.is_file() {
+        return Err(Error::usage(format!(
+            "--out {}: is a file; --out names a folder (created if needed)",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn header(names: &[String], dims: DimColumns, rest: &[&str]) -> Vec<String> {

@@ -216,6 +216,52 @@ fn every_bad_row_is_reported_and_nothing_written() {
     assert!(files_in(&out).is_empty(), "nothing may be written");
 }
 
+/// Messages that say what to do: thousands separators, a Latin-1 file,
+/// an empty file, a file given as `--out` (said before any work).
+#[test]
+fn messages_give_the_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "op,flow,product,country,value\n";
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "thousands.csv",
+            format!("{header}a,I,0101,DE,1 234.50\n").into_bytes(),
+            "thousands.csv:2: value: value '1 234.50' is not a number (write it without \
+             thousands separators, e.g. 1234.50)",
+        ),
+        (
+            "latin1.csv",
+            [header.as_bytes(), b"\xe9a,I,0101,DE,1.00\n"].concat(),
+            "latin1.csv:2: column 'op' is not valid UTF-8 (a Windows-1252 or Latin-1 \
+             extract? convert it first",
+        ),
+        (
+            "empty.csv",
+            Vec::new(),
+            "empty.csv:1: the file is empty: records need a header line",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        let input = dir.path().join(name);
+        std::fs::write(&input, bytes).unwrap();
+        let out = dir.path().join("out");
+        let assert = protect_cmd(&data("tiny.toml"), &input, &out)
+            .assert()
+            .code(2);
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert!(err.contains(message), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: one message: {err}");
+        assert!(!out.exists());
+    }
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    protect_cmd(&data("tiny.toml"), &data("safe.csv"), &file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a file; --out names a folder"));
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
 #[test]
 fn semicolon_with_decimal_comma_and_tab_with_bom() {
     for file in ["semicolon.csv", "tab_bom.csv"] {
