@@ -26,8 +26,8 @@ pub fn parse_amount(text: &str, decimals: u32, comma: bool) -> Result<i64, Strin
     };
     let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
-        let grouped = s.contains([' ', '\u{a0}', '\u{202f}', '\''])
-            || s.matches(['.', ',']).count() > 1;
+        let grouped =
+            s.contains([' ', '\u{a0}', '\u{202f}', '\'']) || s.matches(['.', ',']).count() > 1;
         let hint = if grouped {
             " (write it without thousands separators, e.g. 1234.50)"
         } else {

@@ -22,7 +22,7 @@ use crate::regroup::{self, TableMap};
 use crate::report::{
     table_reports, treated_by_name, CertificateReport, Counts, Report, TableReport, Verdict,
 };
-use crate::rules::{Method, RegroupPlan, Rules};
+use crate::rules::{Method, RegroupPlan, Rules, TreatmentKind};
 use crate::schedule::largest_first;
 use crate::secondary;
 use crate::table::{Status, Table};
@@ -459,14 +459,18 @@ pub fn write_outputs(run: &mut Run, out: &Path, decimals: u32) -> Result<()> {
     dir.commit()
 }
 
-/// A short human summary of a run: no contributor id, value or count.
+/// A short human summary of a run, in statisticians' words: rows read and
+/// kept, cells published and masked (share of cells and of value), primary
+/// secrets counted once each by the first rule they break (rules no cell
+/// breaks not shown), and a warning where over half a table is masked.
+/// Never a contributor id, value or count.
 pub fn summary(run: &Run) -> String {
     let c = &run.report.totals;
-    let rules: Vec<String> = c
-        .primary_by_rule
-        .iter()
-        .map(|(r, n)| format!("{r} {n}"))
-        .collect();
+    let mut by_rule = Vec::new();
+    for (name, n) in c.primary_first_rule.iter().filter(|(_, n)| *n > 0) {
+        let more = if by_rule.is_empty() { "" } else { "more " };
+        by_rule.push(format!("{n} {more}by {name}"));
+    }
     let ms: u64 = run.report.timings_ms.values().sum();
     let mut methods: BTreeMap<&str, usize> = BTreeMap::new();
     for t in &run.report.tables {
@@ -493,18 +497,95 @@ pub fn summary(run: &Run) -> String {
         Some(c) => format!("; certificate: {} claim(s) rejected", c.rejected_claims),
         None => String::new(),
     };
-    format!(
-        "{rules_name}: {rows} records, {tables} table(s), {cells} cells, {regrouped}{primary} primary secrets ({by_rule}), {secondary} secondary ({methods}), masked value share {share:.2}%, {secs:.2}s{certified}\n{msg}",
+    let percent = |part: usize, all: usize| {
+        if all == 0 {
+            0.0
+        } else {
+            100.0 * part as f64 / all as f64
+        }
+    };
+    // Rows of the file: those tabulated, outside the keep filter and left
+    // out, less the mirror copies the rules added.
+    let treated = |kind: TreatmentKind| -> u64 {
+        run.report
+            .treatments
+            .values()
+            .filter(|t| t.kind == kind)
+            .map(|t| t.rows)
+            .sum()
+    };
+    let (mirrored, excluded) = (
+        treated(TreatmentKind::Mirror),
+        treated(TreatmentKind::Exclude),
+    );
+    let rows = (run.report.rows + run.report.rows_filtered + excluded).saturating_sub(mirrored);
+    let mut why = Vec::new();
+    if mirrored > 0 {
+        why.push(format!("{mirrored} mirrored in"));
+    }
+    if excluded > 0 {
+        why.push(format!("{excluded} left out"));
+    }
+    if run.report.rows_filtered > 0 {
+        why.push(format!(
+            "{} outside the tables' filter",
+            run.report.rows_filtered
+        ));
+    }
+    let kept = if why.is_empty() {
+        String::new()
+    } else {
+        format!(", {} tabulated ({})", run.report.rows, why.join(", "))
+    };
+    let by_rule = if by_rule.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", by_rule.join(", "))
+    };
+    let mut text = format!(
+        "{rules_name}: {rows} rows read{kept}, {tables} table(s), {cells} cells; {regrouped}{primary} primary secrets{by_rule}; {secondary} secondary ({methods}); masked {masked} of {cells} cells ({cell_share:.1}%), {share:.2}% of the value; {secs:.2}s{certified}",
         methods = methods.join(", "),
         rules_name = run.report.rules,
-        rows = run.report.rows,
         tables = c.tables,
         cells = c.cells,
         primary = c.primary,
-        by_rule = rules.join(", "),
         secondary = c.secondary,
+        masked = c.masked_cells,
+        cell_share = percent(c.masked_cells, c.cells),
         share = c.masked_share * 100.0,
         secs = ms as f64 / 1000.0,
-        msg = run.report.message,
-    )
+    );
+    // Over half a table masked: the release tells little; say what helps.
+    let heavy: Vec<String> = run
+        .report
+        .tables
+        .iter()
+        .filter(|t| 2 * t.counts.masked_cells > t.counts.cells || t.counts.masked_share > 0.5)
+        .map(|t| {
+            let split: Vec<String> = t.split.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(
+                "[{}] {:.0}% of cells, {:.0}% of value",
+                split.join(" "),
+                percent(t.counts.masked_cells, t.counts.cells),
+                t.counts.masked_share * 100.0
+            )
+        })
+        .collect();
+    if !heavy.is_empty() {
+        let shown = heavy.len().min(5);
+        let more = if heavy.len() > shown {
+            format!(" and {} more", heavy.len() - shown)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "\nwarning: over half masked in {} table(s): {}{more}; publish at a coarser level \
+             or regroup codes (a [regroup] plan), or accept a thin release",
+            heavy.len(),
+            heavy[..shown].join("; ")
+        ));
+    }
+    text.push('\n');
+    text.push_str(&run.report.message);
+    text
 }

@@ -77,6 +77,13 @@ pub struct Counts {
     pub secondary: usize,
     /// Primary cells by rule broken (a cell breaking two rules counts in both).
     pub primary_by_rule: BTreeMap<&'static str, usize>,
+    /// Primary cells by the first rule they break (frequency, then
+    /// dominance, then p%): each cell counted once, for the summary.
+    #[serde(skip)]
+    pub primary_first_rule: Vec<(&'static str, usize)>,
+    /// Masked cells (primary and secondary).
+    #[serde(skip)]
+    pub masked_cells: usize,
     pub total_value: String,
     pub masked_value: String,
     /// Masked value over total value, both taken at the grand totals'
@@ -216,6 +223,7 @@ impl Counts {
         let (mut all, mut masked) = (0i128, 0i128);
         for (_, name) in RuleSet::all() {
             c.primary_by_rule.insert(name, 0);
+            c.primary_first_rule.push((name, 0));
         }
         for t in tables {
             c.tables += 1;
@@ -230,10 +238,16 @@ impl Counts {
                 if cell.status.is_masked() {
                     masked += cell.value as i128;
                 }
+                if cell.status.is_masked() {
+                    c.masked_cells += 1;
+                }
                 for (r, name) in RuleSet::all() {
                     if cell.rules.contains(r) {
                         *c.primary_by_rule.get_mut(name).expect("all rules listed") += 1;
                     }
+                }
+                if let Some(k) = RuleSet::all().position(|(r, _)| cell.rules.contains(r)) {
+                    c.primary_first_rule[k].1 += 1;
                 }
             }
         }

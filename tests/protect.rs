@@ -262,6 +262,39 @@ fn messages_give_the_remedy() {
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
 
+/// The printed summary in statisticians' words: rows read, primary
+/// secrets counted once each (rules no cell breaks not shown), masked
+/// share of cells and of value, a warning where over half a table is masked.
+#[test]
+fn summary_in_statisticians_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |input: &str| {
+        let out = protect(input, &dir.path().join(input)).success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    let safe = text("safe.csv");
+    assert!(
+        safe.contains("tiny: 9 rows read, 1 table(s), 15 cells; 0 primary secrets; 0 secondary"),
+        "{safe}"
+    );
+    assert!(safe.contains("masked 0 of 15 cells (0.0%)"), "{safe}");
+    assert!(!safe.contains("warning"), "{safe}");
+    let secret = text("secret.csv");
+    assert!(
+        secret.contains("7 primary secrets: 4 by frequency, 3 more by dominance;"),
+        "{secret}"
+    );
+    assert!(!secret.contains("p-percent"), "{secret}");
+    assert!(
+        secret.contains("masked 12 of 25 cells (48.0%), 56.28% of the value"),
+        "{secret}"
+    );
+    assert!(
+        secret.contains("warning: over half masked in 1 table(s): [flow=I] 75% of cells, 57% of value; publish at a coarser level"),
+        "{secret}"
+    );
+}
+
 #[test]
 fn semicolon_with_decimal_comma_and_tab_with_bom() {
     for file in ["semicolon.csv", "tab_bom.csv"] {
