@@ -144,3 +144,44 @@ impl Correspondence {
         self.map.is_empty()
     }
 }
+
+/// The valid record codes of a dimension (`codes = "file"` in the rules):
+/// a text file, one code a line; a record code outside it is an input
+/// error, so that an invented code is never published.
+#[derive(Debug, Clone)]
+pub struct CodeList {
+    source: PathBuf,
+    codes: rustc_hash::FxHashSet<String>,
+}
+
+impl CodeList {
+    /// Reads the list; blank lines and lines starting with `#` are skipped.
+    pub fn from_text(source: &Path, text: &str) -> Result<CodeList> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let codes: rustc_hash::FxHashSet<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect();
+        if codes.is_empty() {
+            return Err(Error::at(source, None, "the code list is empty"));
+        }
+        Ok(CodeList {
+            source: source.to_path_buf(),
+            codes,
+        })
+    }
+
+    /// Whether a record may carry `code`; the error says which list.
+    pub fn check(&self, code: &str) -> std::result::Result<(), String> {
+        if self.codes.contains(code) {
+            Ok(())
+        } else {
+            Err(format!(
+                "not a valid code (not in the code list {})",
+                self.source.display()
+            ))
+        }
+    }
+}

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use crate::correspondence::Correspondence;
+use crate::correspondence::{CodeList, Correspondence};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
@@ -215,6 +215,8 @@ struct Shared<'a> {
     treat: Vec<Compiled>,
     dim_names: Vec<String>,
     checks: Vec<CodeCheck>,
+    /// Per dimension, the valid record codes when the rules list them.
+    lists: Vec<Option<Arc<CodeList>>>,
     codes: Vec<Interner>,
     units: Interner,
     split_values: Vec<Interner>,
@@ -398,6 +400,7 @@ pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Micro
                 (HierarchySource::Flat { .. }, _) => CodeCheck::Any,
             })
             .collect(),
+        lists: dims.iter().map(|d| d.valid.clone()).collect(),
         codes: dims.iter().map(|_| Interner::default()).collect(),
         units: Interner::default(),
         split_values: rules
@@ -780,7 +783,11 @@ fn fold_row(
     let mut leaf: Leaf = [0; MAX_DIMS];
     for (k, &i) in s.c_dims.iter().enumerate() {
         let code = fields[i];
-        match check_code(&s.checks[k], code) {
+        let listed = match &s.lists[k] {
+            Some(list) if !code.is_empty() => list.check(code),
+            _ => Ok(()),
+        };
+        match listed.and_then(|()| check_code(&s.checks[k], code)) {
             Ok(Some(node)) => leaf[k] = node,
             Ok(None) => {
                 let code = match s.checks[k] {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::correspondence::Correspondence;
+use crate::correspondence::{CodeList, Correspondence};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 
@@ -138,6 +138,8 @@ struct DimensionFile {
     /// Write a `<name>_label` column beside the codes in the outputs.
     #[serde(default)]
     labels: bool,
+    /// The valid record codes, one a line: any other is an input error.
+    codes: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,6 +307,8 @@ pub struct Dimension {
     pub through: Option<Arc<Correspondence>>,
     /// Whether outputs carry a `<name>_label` column.
     pub labels: bool,
+    /// The valid record codes (`codes` in the rules), when listed.
+    pub valid: Option<Arc<CodeList>>,
 }
 
 /// The four kinds of SPEC section 3. Prefix and flat trees are built from the
@@ -618,12 +622,20 @@ impl Rules {
                 let (p, text) = open(rel)?;
                 through = Some(Arc::new(Correspondence::from_csv_text(&p, &text, tree)?));
             }
+            let valid = match &d.codes {
+                Some(rel) => {
+                    let (p, text) = open(rel)?;
+                    Some(Arc::new(CodeList::from_text(&p, &text)?))
+                }
+                None => None,
+            };
             dimensions.push(Dimension {
                 name: d.name,
                 column,
                 source,
                 through,
                 labels: d.labels,
+                valid,
             });
         }
         let mut names: Vec<&str> = dimensions.iter().map(|d| d.name.as_str()).collect();

@@ -262,6 +262,37 @@ fn messages_give_the_remedy() {
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
 
+/// Invented codes are input errors under the national rules (the CN8
+/// list of the year), never published as chapters `99` or `AB`.
+#[test]
+fn codes_outside_the_list_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("records.csv");
+    std::fs::write(
+        &input,
+        "operator,flow,product,country,value\n\
+         a,I,01012100,DE,10.00\n\
+         b,I,99999999,DE,10.00\n\
+         c,I,ABCDEFGH,DE,10.00\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(&repo("rules/national.toml"), &input, &out)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(
+                "records.csv:3: product '99999999': not a valid code (not in the code list",
+            )
+            .and(predicate::str::contains(
+                "records.csv:4: product 'ABCDEFGH': not a valid code",
+            ))
+            .and(predicate::str::contains("cn8_2025.txt"))
+            .and(predicate::str::contains("records.csv:2").not()),
+        );
+    assert!(!out.exists());
+}
+
 /// The printed summary in statisticians' words: rows read, primary
 /// secrets counted once each (rules no cell breaks not shown), masked
 /// share of cells and of value, a warning where over half a table is masked.
