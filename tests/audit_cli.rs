@@ -83,6 +83,16 @@ fn default_audit_proves_ranges_inside_the_exact_intervals() {
         ));
     let report = report_without_timings(&dir.path().join("out"));
     assert_eq!(report["tables"][0]["audit"]["intervals"], "proven");
+    // Without the records, what the masked cells hold is unknown, not 0.
+    for k in ["primary", "masked_value", "masked_share", "total_value"] {
+        assert!(
+            report["totals"][k].is_null(),
+            "{k}: {}",
+            report["totals"][k]
+        );
+        assert!(report["tables"][0][k].is_null(), "{k}");
+    }
+    assert_eq!(report["totals"]["cells"], 9);
     let exact = [
         ("AX", 0.0, 30.0),
         ("AY", 0.0, 30.0),
