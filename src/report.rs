@@ -261,3 +261,35 @@ impl Counts {
         c
     }
 }
+
+impl Report {
+    /// The report of a published file audited alone, as JSON: which
+    /// masked cells are primary and what they hold are unknown without
+    /// the records, so those figures are null, not 0.
+    pub fn without_records(&self) -> serde_json::Value {
+        const UNKNOWN: [&str; 6] = [
+            "primary",
+            "secondary",
+            "primary_by_rule",
+            "total_value",
+            "masked_value",
+            "masked_share",
+        ];
+        let unknown = |c: &mut serde_json::Value| {
+            if let Some(obj) = c.as_object_mut() {
+                for k in UNKNOWN {
+                    if let Some(v) = obj.get_mut(k) {
+                        *v = serde_json::Value::Null;
+                    }
+                }
+            }
+        };
+        let mut json = serde_json::to_value(self).expect("a report serializes");
+        unknown(&mut json["totals"]);
+        // Tables' counts are flattened into each table's object.
+        if let Some(tables) = json["tables"].as_array_mut() {
+            tables.iter_mut().for_each(unknown);
+        }
+        json
+    }
+}

@@ -91,11 +91,12 @@ pub fn run(
                 rules.input.decimals,
             )
         })?;
-        let mut json = serde_json::to_value(&report).map_err(|e| Error::usage(e.to_string()))?;
-        if input.is_none() {
-            unknown_without_records(&mut json);
+        if input.is_some() {
+            d.write("report.json", |w| write::json(w, &report))?;
+        } else {
+            let json = report.without_records();
+            d.write("report.json", |w| write::json(w, &json))?;
         }
-        d.write("report.json", |w| write::json(w, &json))?;
         match &certificate {
             Some(c) => d.write("certificate.json", |w| c.write(w))?,
             None => d.remove("certificate.json"),
@@ -242,33 +243,4 @@ fn audit_csv(
         }
     }
     out.flush()
-}
-
-/// Without the records, a published file does not tell which cells are
-/// primary nor what the masked cells hold: those figures are unknown
-/// (null), not zero.
-fn unknown_without_records(report: &mut serde_json::Value) {
-    // Which masked cells are primary and what they hold.
-    const UNKNOWN: [&str; 6] = [
-        "primary",
-        "secondary",
-        "primary_by_rule",
-        "total_value",
-        "masked_value",
-        "masked_share",
-    ];
-    let unknown = |c: &mut serde_json::Value| {
-        if let Some(obj) = c.as_object_mut() {
-            for k in UNKNOWN {
-                if obj.contains_key(k) {
-                    obj.insert(k.to_string(), serde_json::Value::Null);
-                }
-            }
-        }
-    };
-    unknown(&mut report["totals"]);
-    // Tables' counts are flattened into each table's object.
-    if let Some(tables) = report.get_mut("tables").and_then(|t| t.as_array_mut()) {
-        tables.iter_mut().for_each(unknown);
-    }
 }

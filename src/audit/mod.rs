@@ -483,7 +483,8 @@ fn explain_failures(sys: &System, targets: &[Target], found: &mut Found) -> Resu
         .iter()
         .zip(&ranges)
         .map(|(t, &(lo, hi))| {
-            let f = !t.met_by(lo, hi) || !hi.exceeds_by(lo, 1);
+            // `met_by` holds the whole rule, the unit of width included.
+            let f = !t.met_by(lo, hi);
             [f, f]
         })
         .collect();
