@@ -19,6 +19,7 @@ use highs::{HighsModelStatus, Model, RowProblem, Sense};
 use num_integer::Integer;
 
 use super::exact::{self, Point};
+use super::ties::Ties;
 use crate::certify::witness::Q;
 
 /// Why an attacker LP could not be solved.
@@ -287,6 +288,7 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
     }
     st.take_rays(sys, &rays, &target);
 
+    let ties = Ties::of(sys);
     // What is left, one cell and one direction at a time: in a check, the
     // fewest moves reaching the goal (or none: the cell fails); otherwise
     // the extreme.
@@ -323,10 +325,23 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
                 let weights = [(v, 1.0, cap)];
                 let x = lp.solve(sense, &weights)?;
                 solves += 1;
+                let optimal = x.is_some();
                 if let Some(x) = x {
                     st.take(sys, &x, tol, seeds, &bounds_of(&weights, sense));
                 }
-                if sense == Sense::Maximise {
+                let maximised = sense == Sense::Maximise;
+                if optimal && cap.is_none() {
+                    // The point reaching v's extreme reaches its tied cells' too.
+                    for &u in ties.members(v) {
+                        let u = u as usize;
+                        if maximised == ties.same_direction(u, v) {
+                            st.solved_max[u] = true;
+                        } else {
+                            st.solved_min[u] = true;
+                        }
+                    }
+                }
+                if maximised {
                     st.solved_max[v] = true;
                 } else {
                     st.solved_min[v] = true;
@@ -1094,6 +1109,23 @@ mod tests {
         for (lo, hi) in ends(&intervals(&sys).unwrap()) {
             assert_eq!((lo, hi), (0.0, 10.0));
         }
+    }
+
+    #[test]
+    fn tied_cells_share_their_extremes() {
+        // x0 + x1 = 5, x0 + x2 = 4 tie x1 and x2 to x0; x1 + x2 + x3 = 6
+        // gives x3 = 2 x0 - 3 >= 0. By hand: x0 in [1.5, 4], x1 in
+        // [1, 3.5], x2 in [0, 2.5], x3 in [0, 5].
+        let sys = System {
+            vars: 4,
+            rows: vec![
+                (vec![(0, 1), (1, 1)], 5),
+                (vec![(0, 1), (2, 1)], 4),
+                (vec![(1, 1), (2, 1), (3, 1)], 6),
+            ],
+        };
+        let iv = ends(&intervals(&sys).unwrap());
+        assert_eq!(iv, vec![(1.5, 4.0), (1.0, 3.5), (0.0, 2.5), (0.0, 5.0)]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod exact;
 pub mod lp;
 pub mod neighbourhood;
 pub mod slices;
+pub mod ties;
 
 use rayon::prelude::*;
 
