@@ -259,7 +259,10 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
             if targets_now.len() < 2 && st.base.is_some() {
                 break;
             }
-            if solves > 0 && n >= COLD_VARS && targets_now.len() >= COLD_TARGETS {
+            if solves > 0
+                && n >= COLD_VARS
+                && (targets_now.len() >= COLD_TARGETS || n >= COLD_ALWAYS)
+            {
                 // A new objective over many cells of a big model: from scratch.
                 lp = AttackerLp::new(sys, scale, truth);
             }
@@ -584,6 +587,10 @@ impl State {
 /// with every such round cold).
 const COLD_VARS: usize = 20_000;
 const COLD_TARGETS: usize = 50;
+/// From this many variables every round starts from scratch (national
+/// scale 1's 156,000-variable component: rounds over 33 and 49 cells took
+/// 6.4-6.8 s warm, rounds over 57-89 cells 1.7-1.9 s cold).
+const COLD_ALWAYS: usize = 100_000;
 
 /// An LP solution in units: the values, or the moves from the base.
 enum Approx {

@@ -118,6 +118,48 @@ impl Neighbourhood {
         self.nodes.iter().map(|n| n.len() as f64).product()
     }
 
+    /// Of the existing cells, the values `keep` gives (in the box's order),
+    /// or None as soon as there are more than `max` of them: a box too big
+    /// to use costs only what it takes to find that out.
+    pub fn cells_upto<T>(
+        &self,
+        table: &Table,
+        keep: impl Fn(u32) -> Option<T>,
+        max: usize,
+    ) -> Option<Vec<T>> {
+        let mut out = Vec::new();
+        let mut push = |c: u32| {
+            if let Some(t) = keep(c) {
+                out.push(t);
+            }
+            out.len() <= max
+        };
+        if self.whole {
+            return (0..table.cells.len() as u32).all(&mut push).then_some(out);
+        }
+        let ndims = self.nodes.len();
+        let mut idx = vec![0usize; ndims];
+        'product: loop {
+            let key: u64 = (0..ndims)
+                .map(|k| self.nodes[k][idx[k]] as u64 * table.stride(k))
+                .sum();
+            if let Some(c) = table.find(key) {
+                if !push(c as u32) {
+                    return None;
+                }
+            }
+            for k in (0..ndims).rev() {
+                idx[k] += 1;
+                if idx[k] < self.nodes[k].len() {
+                    continue 'product;
+                }
+                idx[k] = 0;
+            }
+            break;
+        }
+        Some(out)
+    }
+
     /// Positions of the existing cells, sorted.
     pub fn cells(&self, table: &Table) -> Vec<u32> {
         if self.whole {

@@ -66,6 +66,11 @@ pub fn prove_in_neighbourhoods(
     found: &mut Found,
 ) -> Result<usize, LpError> {
     let rows_of = rows_of(sys);
+    // Table position -> variable (u32::MAX: not in this component).
+    let mut var_of = vec![u32::MAX; table.cells.len()];
+    for (v, &c) in cells.iter().enumerate() {
+        var_of[c as usize] = v as u32;
+    }
     let mut solves = 0;
     for v in 0..sys.vars {
         let met = |f: &Found| targets[v].met_by(f.low[v].value, f.high[v].value);
@@ -78,21 +83,19 @@ pub fn prove_in_neighbourhoods(
             if around.span() > NEIGHBOURHOOD_SPAN {
                 break;
             }
-            let vars: Vec<usize> = around
-                .cells(table)
-                .iter()
-                .filter_map(|c| cells.binary_search(c).ok())
-                .collect();
-            if vars.len() > NEIGHBOURHOOD_MAX {
+            let in_comp = |c: u32| Some(var_of[c as usize]).filter(|&v| v != u32::MAX);
+            let Some(vars) = around.cells_upto(table, in_comp, NEIGHBOURHOOD_MAX) else {
                 break;
-            }
-            let ranges = found.ranges();
+            };
+            let mut vars: Vec<usize> = vars.into_iter().map(|v| v as usize).collect();
+            vars.sort_unstable();
+            let range = |v: usize| (found.low[v].value, found.high[v].value);
             let f = solve_slice(
                 sys,
                 &rows_of,
                 truth,
                 targets,
-                &ranges,
+                &range,
                 &vars,
                 false,
                 Some(v),
@@ -155,7 +158,8 @@ pub fn prove_on_slices(
                 // Each slice also tries each cell its rounds leave: a goal
                 // reached within a few thousand cells needs no LP over the
                 // whole component.
-                let f = solve_slice(sys, &rows_of, truth, targets, &ranges, &vars, false, None)?;
+                let range = |v: usize| ranges[v];
+                let f = solve_slice(sys, &rows_of, truth, targets, &range, &vars, false, None)?;
                 Ok((vars, f))
             })
             .collect();
@@ -270,7 +274,7 @@ pub(crate) fn solve_slice(
     rows_of: &[Vec<u32>],
     truth: &Point,
     targets: &[Target],
-    range: &[(Q, Q)],
+    range: &(dyn Fn(usize) -> (Q, Q) + Sync),
     vars: &[usize],
     rounds_only: bool,
     only: Option<usize>,
@@ -299,7 +303,7 @@ pub(crate) fn solve_slice(
         sub.rows.push((kept, b));
     }
     let targets: Vec<Target> = vars.iter().map(|&v| targets[v]).collect();
-    let seeds: Vec<(Q, Q)> = vars.iter().map(|&v| range[v]).collect();
+    let seeds: Vec<(Q, Q)> = vars.iter().map(|&v| range(v)).collect();
     let base = Point {
         den: 1,
         nums: vars.iter().map(|&v| truth.nums[v]).collect(),
