@@ -430,7 +430,13 @@ pub fn write_outputs(run: &mut Run, out: &Path, decimals: u32) -> Result<()> {
         names: &run.dim_names,
         labels: &run.dim_labels,
     };
-    dir.write("cells.csv", |w| write::cells_csv(w, s, d, tables, decimals))?;
+    let why = run
+        .certificate
+        .as_ref()
+        .map(|c| certify::why::of_tables(tables, c));
+    dir.write("cells.csv", |w| {
+        write::cells_csv(w, s, d, tables, decimals, why.as_deref())
+    })?;
     if run.protected() {
         dir.write("published.csv", |w| {
             write::published_csv(w, s, d, tables, decimals)

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use crate::certify::why::Protects;
 use crate::error::{Error, Result};
 use crate::money::{format_amount, format_bound};
 use crate::table::Table;
@@ -135,13 +136,16 @@ fn header(names: &[String], dims: DimColumns, rest: &[&str]) -> Vec<String> {
 }
 
 /// `cells.csv`: the internal file, every cell with its status, rules,
-/// protection levels and audit interval.
+/// protection levels and audit interval, and for a secondary cell the
+/// primary cells it protects (`why`: per table, per masked cell in table
+/// order, from [`crate::certify::why`]; None without a certificate).
 pub fn cells_csv(
     w: &mut dyn Write,
     split_names: &[String],
     dim_names: DimColumns,
     tables: &[Table],
     decimals: u32,
+    why: Option<&[Vec<Protects>]>,
 ) -> std::io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     out.write_record(header(
@@ -156,9 +160,14 @@ pub fn cells_csv(
             "upper_protection",
             "audit_low",
             "audit_high",
+            "protects",
         ],
     ))?;
-    for t in tables {
+    for (i, t) in tables.iter().enumerate() {
+        let masked: Vec<u32> = (0..t.cells.len() as u32)
+            .filter(|&c| t.cells[c as usize].status.is_masked())
+            .collect();
+        let mut m = 0;
         for c in &t.cells {
             let mut row: Vec<String> = t.split.clone();
             row.extend(dim_names.fields(t, c.key));
@@ -179,10 +188,49 @@ pub fn cells_csv(
                 }
                 None => row.extend([String::new(), String::new()]),
             }
+            let mut protects = String::new();
+            if c.status.is_masked() {
+                if let Some(p) = why.and_then(|w| w.get(i)).and_then(|w| w.get(m)) {
+                    protects = protects_field(t, &masked, p);
+                }
+                m += 1;
+            }
+            row.push(protects);
             out.write_record(&row)?;
         }
     }
     out.flush()
+}
+
+/// The `protects` field: primary cells by codes (` x ` between
+/// dimensions, `; ` between cells), how many more, and `via` when no
+/// witness moves them with the cell itself.
+fn protects_field(t: &Table, masked: &[u32], p: &Protects) -> String {
+    if p.total == 0 {
+        return String::new();
+    }
+    let names: Vec<String> = p
+        .cells
+        .iter()
+        .map(|&i| {
+            let key = t.cells[masked[i as usize] as usize].key;
+            let coords = t.coords(key);
+            t.dims
+                .iter()
+                .enumerate()
+                .map(|(k, h)| h.code(coords[k]).to_string())
+                .collect::<Vec<_>>()
+                .join(" x ")
+        })
+        .collect();
+    let mut out = names.join("; ");
+    if p.total > p.cells.len() {
+        out.push_str(&format!(" (+{} more)", p.total - p.cells.len()));
+    }
+    if !p.direct {
+        out = format!("via {out}");
+    }
+    out
 }
 
 /// `published.csv`: the release file. Masked cells have an empty value and

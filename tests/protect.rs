@@ -624,3 +624,40 @@ fn proven_intervals_lie_inside_the_exact_ones() {
     }
     assert!(masked > 100, "{masked}");
 }
+
+#[test]
+fn each_secondary_cell_names_the_primaries_it_protects() {
+    let dir = tempfile::tempdir().unwrap();
+    protect("secret.csv", dir.path()).success();
+    let cells = read_csv(&dir.path().join("cells.csv"));
+    let name = |r: &std::collections::HashMap<String, String>| {
+        format!("{} x {}", r["product"], r["country"])
+    };
+    let primaries: Vec<String> = cells
+        .iter()
+        .filter(|r| r["flow"] == "I" && r["status"] == "primary")
+        .map(name)
+        .collect();
+    let secondaries: Vec<_> = cells
+        .iter()
+        .filter(|r| r["status"] == "secondary")
+        .collect();
+    assert!(!secondaries.is_empty());
+    for s in secondaries {
+        // At least one primary, each a primary cell of the same table.
+        let field = s["protects"].trim_start_matches("via ");
+        let named: Vec<&str> = field.split(" (+").next().unwrap().split("; ").collect();
+        assert!(!field.is_empty(), "{s:?}");
+        for n in named {
+            assert!(
+                primaries.iter().any(|p| p == n),
+                "{n} is not a primary: {s:?}"
+            );
+        }
+    }
+    // Published and primary cells name none.
+    assert!(cells
+        .iter()
+        .filter(|r| r["status"] != "secondary")
+        .all(|r| r["protects"].is_empty()));
+}

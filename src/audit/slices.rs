@@ -90,16 +90,7 @@ pub fn prove_in_neighbourhoods(
             let mut vars: Vec<usize> = vars.into_iter().map(|v| v as usize).collect();
             vars.sort_unstable();
             let range = |v: usize| (found.low[v].value, found.high[v].value);
-            let f = solve_slice(
-                sys,
-                &rows_of,
-                truth,
-                targets,
-                &range,
-                &vars,
-                false,
-                Some(v),
-            )?;
+            let f = solve_slice(sys, &rows_of, truth, targets, &range, &vars, false, Some(v))?;
             solves += absorb(found, truth, &vars, f);
             if met(found) || !around.grow(table) {
                 break;

@@ -14,6 +14,7 @@ pub mod witness;
 pub mod certificate;
 pub mod command;
 pub mod verify;
+pub mod why;
 
 use crate::audit::TableAudit;
 use crate::table::Table;
