@@ -172,7 +172,7 @@ fn protect_one(
 ) -> std::result::Result<Report, Error> {
     match protect::run(rules, input, opts) {
         Ok(mut run) => {
-            protect::write_outputs(&mut run, dir, rules.input.decimals)?;
+            protect::write_outputs(&mut run, dir, rules.input.decimals, opts.release)?;
             Ok(run.report)
         }
         Err(e) => {

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::generate::{self, Profile, Settings};
 use crate::protect::{self, Options};
 use crate::rules::{Method, Rules};
-use crate::write::AtomicDir;
+use crate::write::{AtomicDir, ReleaseFormat};
 
 /// Confidentiality control for hierarchical trade tables: primary secrets,
 /// regrouping, secondary suppression with HiGHS, and the audit.
@@ -161,6 +161,12 @@ pub struct Common {
     /// contains.
     #[arg(long)]
     pub exact_intervals: bool,
+    /// How the release is written: `csv` (`,` and `.`), `csv-fr`
+    /// (`published.csv` with `;`, decimal comma and a byte order mark, as
+    /// French Excel opens it), `xlsx` (`published.csv` and
+    /// `published.xlsx`, a sheet per table, codes as text).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub release_format: ReleaseFormat,
 }
 
 impl Common {
@@ -177,6 +183,7 @@ impl Common {
             time_limit: self.time_limit,
             no_regroup: self.no_regroup,
             exact_intervals: self.exact_intervals,
+            release: self.release_format,
         })
     }
 }
@@ -220,7 +227,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let opts = common.apply()?;
             let rules = Rules::load(&rules)?;
             let mut run = protect::run(&rules, &input, &opts)?;
-            protect::write_outputs(&mut run, &out, rules.input.decimals)?;
+            protect::write_outputs(&mut run, &out, rules.input.decimals, opts.release)?;
             if !opts.quiet {
                 println!("{}", protect::summary(&run));
             }

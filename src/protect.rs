@@ -26,7 +26,7 @@ use crate::rules::{Method, RegroupPlan, Rules, TreatmentKind};
 use crate::schedule::largest_first;
 use crate::secondary;
 use crate::table::{Status, Table};
-use crate::write::{self, AtomicDir};
+use crate::write::{self, AtomicDir, ReleaseFormat};
 
 /// Options shared by the commands that protect tables.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +41,8 @@ pub struct Options {
     /// `--exact-intervals`: the final audit solves every masked cell's
     /// exact extremes instead of proving the verdict only.
     pub exact_intervals: bool,
+    /// `--release-format`: how the release file is written.
+    pub release: ReleaseFormat,
 }
 
 /// Everything a protect run produced, before writing.
@@ -422,7 +424,12 @@ pub fn aggregate_one(t: &TableData, dims: &[Arc<Hierarchy>], top: usize) -> Resu
 
 /// Writes `cells.csv`, `report.json`, and `published.csv` only when the run
 /// is protected (a stale `published.csv` is removed otherwise).
-pub fn write_outputs(run: &mut Run, out: &Path, decimals: u32) -> Result<()> {
+pub fn write_outputs(
+    run: &mut Run,
+    out: &Path,
+    decimals: u32,
+    release: ReleaseFormat,
+) -> Result<()> {
     let t = Instant::now();
     let mut dir = AtomicDir::new(out)?;
     let (s, tables) = (&run.data_split_names, &run.tables);
@@ -438,11 +445,19 @@ pub fn write_outputs(run: &mut Run, out: &Path, decimals: u32) -> Result<()> {
         write::cells_csv(w, s, d, tables, decimals, why.as_deref())
     })?;
     if run.protected() {
+        let french = release == ReleaseFormat::CsvFr;
         dir.write("published.csv", |w| {
-            write::published_csv(w, s, d, tables, decimals)
+            write::published_csv(w, s, d, tables, decimals, french)
         })?;
     } else {
         dir.remove("published.csv");
+    }
+    if run.protected() && release == ReleaseFormat::Xlsx {
+        let book = write::published_xlsx(d, tables, decimals)
+            .map_err(|e| Error::usage(format!("published.xlsx: {e}")))?;
+        dir.write("published.xlsx", |w| w.write_all(&book))?;
+    } else {
+        dir.remove("published.xlsx");
     }
     match &run.certificate {
         Some(c) => dir.write("certificate.json", |w| c.write(w))?,

@@ -233,17 +233,41 @@ fn protects_field(t: &Table, masked: &[u32], p: &Protects) -> String {
     out
 }
 
+/// How the release is written (`--release-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReleaseFormat {
+    /// `published.csv`: `,` and `.` decimals, UTF-8.
+    #[default]
+    Csv,
+    /// `published.csv` as French Excel opens it: `;`, decimal comma, UTF-8
+    /// with a byte order mark (cellmask audit and verify read it as is).
+    CsvFr,
+    /// `published.csv`, and `published.xlsx`: a sheet per table, codes as
+    /// text, values as numbers, masked cells marked `s`.
+    Xlsx,
+}
+
+/// The mark of a masked cell in `published.xlsx` (`s`: secret
+/// statistique, as French official statistics mark secret cells).
+pub const MASKED_MARK: &str = "s";
+
 /// `published.csv`: the release file. Masked cells have an empty value and
 /// status `masked`; it never says which are primary, and holds no
-/// contributor id or count.
+/// contributor id or count. `french`: `;`, decimal comma, byte order mark.
 pub fn published_csv(
     w: &mut dyn Write,
     split_names: &[String],
     dim_names: DimColumns,
     tables: &[Table],
     decimals: u32,
+    french: bool,
 ) -> std::io::Result<()> {
-    let mut out = csv::Writer::from_writer(w);
+    if french {
+        w.write_all("\u{feff}".as_bytes())?;
+    }
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(if french { b';' } else { b',' })
+        .from_writer(w);
     out.write_record(header(split_names, dim_names, &["value", "status"]))?;
     for t in tables {
         for c in &t.cells {
@@ -252,12 +276,87 @@ pub fn published_csv(
             if c.status.is_masked() {
                 row.extend([String::new(), "masked".into()]);
             } else {
-                row.extend([format_amount(c.value, decimals), "published".into()]);
+                let v = format_amount(c.value, decimals);
+                let v = if french { v.replace('.', ",") } else { v };
+                row.extend([v, "published".into()]);
             }
             out.write_record(&row)?;
         }
     }
     out.flush()
+}
+
+/// `published.xlsx`: the release as a workbook, a sheet per table (named
+/// by its split values), the same columns as `published.csv`; codes as
+/// text (a leading zero stays), values as numbers with their decimals,
+/// masked cells `s`. Deterministic: the creation date is fixed.
+pub fn published_xlsx(
+    dim_names: DimColumns,
+    tables: &[Table],
+    decimals: u32,
+) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
+    book.set_properties(&DocProperties::new().set_creation_datetime(&created));
+    let bold = Format::new().set_bold();
+    let text = Format::new().set_num_format("@");
+    let zeros = "0".repeat(decimals as usize);
+    let number = Format::new().set_num_format(if decimals == 0 {
+        "#,##0".to_string()
+    } else {
+        format!("#,##0.{zeros}")
+    });
+    let scale = 10f64.powi(decimals as i32);
+    let head = header(&[], dim_names, &["value", "status"]);
+    let mut used: Vec<String> = Vec::new();
+    for t in tables {
+        let sheet = book.add_worksheet();
+        sheet.set_name(sheet_name(&t.split, &mut used))?;
+        for (j, h) in head.iter().enumerate() {
+            sheet.write_string_with_format(0, j as u16, h, &bold)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        let value_col = (head.len() - 2) as u16;
+        for (i, c) in t.cells.iter().enumerate() {
+            let r = i as u32 + 1;
+            for (j, f) in dim_names.fields(t, c.key).iter().enumerate() {
+                sheet.write_string_with_format(r, j as u16, f, &text)?;
+            }
+            if c.status.is_masked() {
+                sheet.write_string(r, value_col, MASKED_MARK)?;
+                sheet.write_string(r, value_col + 1, "masked")?;
+            } else {
+                sheet.write_number_with_format(r, value_col, c.value as f64 / scale, &number)?;
+                sheet.write_string(r, value_col + 1, "published")?;
+            }
+        }
+        sheet.set_column_width(value_col, 16)?;
+    }
+    book.save_to_buffer()
+}
+
+/// A sheet's name: the table's split values (`I`, `RE-I`), made valid for
+/// Excel (31 characters, no `[]:*?/\`) and unique.
+fn sheet_name(split: &[String], used: &mut Vec<String>) -> String {
+    let base: String = if split.is_empty() {
+        "release".to_string()
+    } else {
+        split.join("-")
+    };
+    let clean: String = base
+        .chars()
+        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .take(28)
+        .collect();
+    let mut name = clean.clone();
+    let mut k = 2;
+    while used.iter().any(|u| u.eq_ignore_ascii_case(&name)) {
+        name = format!("{clean}~{k}");
+        k += 1;
+    }
+    used.push(name.clone());
+    name
 }
 
 /// Writes a value as pretty JSON with a final newline.

@@ -661,3 +661,90 @@ fn each_secondary_cell_names_the_primaries_it_protects() {
         .filter(|r| r["status"] != "secondary")
         .all(|r| r["protects"].is_empty()));
 }
+
+#[test]
+fn release_for_french_excel_and_as_a_workbook() {
+    // `;`, decimal comma and a byte order mark; cellmask reads it back.
+    let dir = tempfile::tempdir().unwrap();
+    protect_cmd(&data("tiny.toml"), &data("secret.csv"), dir.path())
+        .args(["--release-format", "csv-fr"])
+        .assert()
+        .success();
+    let bytes = std::fs::read(dir.path().join("published.csv")).unwrap();
+    assert!(bytes.starts_with("\u{feff}flow;product;country;value;status\n".as_bytes()));
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.contains("\nE;TOTAL;WORLD;"), "{text}");
+    assert!(text
+        .lines()
+        .any(|l| l.ends_with(";published") && l.contains(',')));
+    assert!(!dir.path().join("published.xlsx").exists());
+    cellmask()
+        .args(["verify", "--rules"])
+        .arg(data("tiny.toml"))
+        .arg("--published")
+        .arg(dir.path().join("published.csv"))
+        .arg("--certificate")
+        .arg(dir.path().join("certificate.json"))
+        .arg("--input")
+        .arg(data("secret.csv"))
+        .assert()
+        .success();
+
+    // A workbook: a sheet per table, codes as text, values as numbers,
+    // masked cells `s`; the same bytes on every run.
+    let books: Vec<Vec<u8>> = (0..2)
+        .map(|jobs| {
+            let dir = tempfile::tempdir().unwrap();
+            protect_cmd(&data("tiny.toml"), &data("secret.csv"), dir.path())
+                .args([
+                    "--release-format",
+                    "xlsx",
+                    "--jobs",
+                    &(jobs + 1).to_string(),
+                ])
+                .assert()
+                .success();
+            assert!(dir.path().join("published.csv").exists());
+            std::fs::read(dir.path().join("published.xlsx")).unwrap()
+        })
+        .collect();
+    assert_eq!(books[0], books[1]);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&books[0])).unwrap();
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut s).unwrap();
+        s
+    };
+    let workbook = read("xl/workbook.xml");
+    assert!(workbook.contains(r#"<sheet name="E""#) && workbook.contains(r#"<sheet name="I""#));
+    let strings = read("xl/sharedStrings.xml");
+    // Codes as text (0101 keeps its zero); the masked mark; no figure a
+    // release must not hold (the 0101 x DE cell's contributors: 3).
+    assert!(strings.contains("<t>0101</t>") && strings.contains("<t>s</t>"));
+    // Table I (the second sheet): one `s` in the value column per masked
+    // cell of the CSV release, and its total as a number.
+    let sheet = read("xl/worksheets/sheet2.xml");
+    let s_index = strings
+        .split("<si>")
+        .skip(1)
+        .position(|si| si.starts_with("<t>s</t>"))
+        .unwrap();
+    let marks = sheet.matches(&format!(r#"t="s"><v>{s_index}</v>"#)).count();
+    let dir = tempfile::tempdir().unwrap();
+    protect("secret.csv", dir.path()).success();
+    let published = read_csv(&dir.path().join("published.csv"));
+    let masked = published
+        .iter()
+        .filter(|r| r["flow"] == "I" && r["status"] == "masked")
+        .count();
+    assert!(masked > 0);
+    assert_eq!(marks, masked);
+    let total = published
+        .iter()
+        .find(|r| r["flow"] == "I" && r["product"] == "TOTAL" && r["country"] == "WORLD")
+        .unwrap();
+    if total["status"] == "published" {
+        let v: f64 = total["value"].parse().unwrap();
+        assert!(sheet.contains(&format!("<v>{v}</v>")), "{v} as a number");
+    }
+}
