@@ -247,6 +247,20 @@ const BLOCK: usize = 4 << 20;
 
 /// As [`read_records`], from any reader; `path` names the source in messages.
 pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Microdata> {
+    let encoding = rules.input.encoding;
+    if encoding == encoding_rs::UTF_8 {
+        read_utf8(path, reader, rules)
+    } else {
+        // Decoded to UTF-8 as it is read (a byte order mark still wins).
+        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(encoding))
+            .build(reader);
+        read_utf8(path, decoded, rules)
+    }
+}
+
+/// [`read_from`] on UTF-8 text.
+fn read_utf8<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Microdata> {
     let dims = &rules.dimensions;
     if dims.len() > MAX_DIMS {
         return Err(Error::usage(format!(
@@ -646,7 +660,8 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
                         Some(line),
                         format!(
                             "column '{}' is not valid UTF-8 (a Windows-1252 or Latin-1 \
-                             extract? convert it first, e.g. iconv -f WINDOWS-1252 -t UTF-8)",
+                             extract? say so in the rules: encoding = \"windows-1252\" \
+                             under [input])",
                             s.columns[i]
                         ),
                     );

@@ -110,6 +110,7 @@ struct InputFile {
     split: Vec<String>,
     #[serde(default)]
     keep: BTreeMap<String, Vec<String>>,
+    encoding: Option<String>,
 }
 
 fn default_decimals() -> u32 {
@@ -294,6 +295,9 @@ pub struct InputRules {
     pub split: Vec<String>,
     /// Only rows whose column holds one of the listed values are used.
     pub keep: BTreeMap<String, Vec<String>>,
+    /// The records' character encoding (`encoding` in the rules; UTF-8
+    /// unless said, e.g. `windows-1252` for customs extracts).
+    pub encoding: &'static encoding_rs::Encoding,
 }
 
 /// One classification of the table and where its tree comes from.
@@ -525,14 +529,26 @@ impl Rules {
     ) -> Result<Rules> {
         let bad = |msg: String| Error::at(path, None, msg);
         let f: RulesFile = toml::from_str(text).map_err(|e| {
+            // The line the span starts on (the offending key's own).
             let line = e
                 .span()
-                .map(|s| text[..s.start].lines().count().max(1) as u64);
+                .map(|s| text[..s.start].matches('\n').count() as u64 + 1);
             Error::at(path, line, e.message().to_string())
         })?;
         if f.dimensions.is_empty() {
             return Err(bad("at least one [[dimension]] is needed".into()));
         }
+        let encoding = match &f.input.encoding {
+            None => encoding_rs::UTF_8,
+            Some(label) => encoding_rs::Encoding::for_label(label.trim().as_bytes())
+                .filter(|e| e.output_encoding() == *e)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "[input] encoding = {label:?} is not an encoding cellmask reads \
+                         (utf-8, windows-1252, iso-8859-15, ...)"
+                    ))
+                })?,
+        };
         let mut dimensions = Vec::new();
         for d in f.dimensions {
             let column = d.column.clone().unwrap_or_else(|| d.name.clone());
@@ -751,6 +767,7 @@ impl Rules {
                 holding: f.input.holding,
                 split: f.input.split,
                 keep: f.input.keep,
+                encoding,
             },
             dimensions,
             primary: PrimaryRules {

@@ -233,7 +233,7 @@ fn messages_give_the_remedy() {
             "latin1.csv",
             [header.as_bytes(), b"\xe9a,I,0101,DE,1.00\n"].concat(),
             "latin1.csv:2: column 'op' is not valid UTF-8 (a Windows-1252 or Latin-1 \
-             extract? convert it first",
+             extract? say so in the rules: encoding = \"windows-1252\" under [input])",
         ),
         (
             "empty.csv",
@@ -344,12 +344,22 @@ fn unknown_rules_key_is_named() {
     let text = std::fs::read_to_string(data("tiny.toml"))
         .unwrap()
         .replace("safety_range", "safety_rnage");
+    // Reported on the key's own line, not its section's.
+    let line = text
+        .lines()
+        .position(|l| l.contains("safety_rnage"))
+        .unwrap()
+        + 1;
     std::fs::write(&rules, text).unwrap();
     std::fs::copy(data("countries.csv"), dir.path().join("countries.csv")).unwrap();
     protect_cmd(&rules, &data("safe.csv"), &dir.path().join("out"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("safety_rnage").and(predicate::str::contains("r.toml:")));
+        .stderr(
+            predicate::str::contains("safety_rnage").and(predicate::str::contains(format!(
+                "r.toml:{line}: unknown field"
+            ))),
+        );
     assert!(!dir.path().join("out").exists());
 }
 
@@ -747,4 +757,59 @@ fn release_for_french_excel_and_as_a_workbook() {
         let v: f64 = total["value"].parse().unwrap();
         assert!(sheet.contains(&format!("<v>{v}</v>")), "{v} as a number");
     }
+}
+
+/// A Windows-1252 extract, said so in the rules, gives the release its
+/// UTF-8 twin gives; an encoding cellmask does not know is named.
+#[test]
+fn windows_1252_records_when_the_rules_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = tiny_rules_with(dir.path(), "");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let cp1252 = dir.path().join("cp1252.toml");
+    std::fs::write(
+        &cp1252,
+        text.replace("[input]\n", "[input]\nencoding = \"windows-1252\"\n"),
+    )
+    .unwrap();
+    let rows = |e: &[u8]| -> Vec<u8> {
+        let mut out = b"op,flow,product,country,value\n".to_vec();
+        for (i, op) in [b"a".as_slice(), b"b", b"c"].iter().enumerate() {
+            for (p, c) in [("0101", "DE"), ("0101", "IT"), ("0102", "DE")] {
+                out.extend_from_slice(e);
+                out.extend_from_slice(op);
+                out.extend_from_slice(format!(",I,{p},{c},{}.00\n", 10 + i).as_bytes());
+            }
+        }
+        out
+    };
+    let utf8 = dir.path().join("utf8.csv");
+    let latin = dir.path().join("latin.csv");
+    std::fs::write(&utf8, rows("\u{e9}".as_bytes())).unwrap();
+    std::fs::write(&latin, rows(b"\xe9")).unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    protect_cmd(&rules, &utf8, &a).assert().success();
+    protect_cmd(&cp1252, &latin, &b).assert().success();
+    for f in ["published.csv", "cells.csv"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // Three operators (é-a, é-b, é-c), not one unreadable id.
+    let cells = read_csv(&b.join("cells.csv"));
+    assert!(cells.iter().any(|r| r["contributors"] == "3"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("[input]\n", "[input]\nencoding = \"klingon\"\n"),
+    )
+    .unwrap();
+    protect_cmd(&bad, &latin, &dir.path().join("c"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "encoding = \"klingon\" is not an encoding",
+        ));
 }
