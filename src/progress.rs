@@ -40,6 +40,23 @@ impl Progress {
         Progress(bar)
     }
 
+    /// A bar over masked cells settled, with the elapsed time (long
+    /// audits). No time left is guessed: the last cells, each with its own
+    /// LPs, are the slow ones, so a rate-based guess misleads.
+    pub fn cells(len: u64, what: &str, quiet: bool) -> Progress {
+        let bar = Self::hidden_unless_terminal(ProgressBar::new(len), quiet);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:10} [{bar:30}] {pos}/{len} masked cells settled, {elapsed}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
+        Progress(bar)
+    }
+
     pub fn inc(&self, n: u64) {
         self.0.inc(n);
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::aggregate::aggregate;
-use crate::audit::{audit_table, check_table_explained, check_table_no_levels, TableAudit};
+use crate::audit::{final_audit, TableAudit};
 use crate::certify::verify::Finding;
 use crate::certify::{self, certificate::Certificate};
 use crate::error::{Error, Result};
@@ -305,23 +305,22 @@ fn audit_rest(
     done: Vec<Option<TableAudit>>,
     opts: &Options,
 ) -> Result<Vec<TableAudit>> {
-    let bar = Progress::items(tables.len() as u64, "audit", opts.quiet);
+    let masked: usize = tables
+        .iter()
+        .zip(&done)
+        .filter(|(_, d)| d.is_none())
+        .map(|(t, _)| t.cells.iter().filter(|c| c.status.is_masked()).count())
+        .sum();
+    let bar = Progress::cells(masked as u64, "audit", opts.quiet);
+    let tick = |n: u64| bar.inc(n);
     let mut jobs: Vec<(&mut Table, Option<TableAudit>)> = tables.iter_mut().zip(done).collect();
     let out = largest_first(
         &mut jobs,
         |(t, _)| t.cells.len(),
-        |_, (t, prior)| {
-            let a = match prior.take() {
-                Some(a) => Ok(a),
-                None => if opts.exact_intervals {
-                    audit_table(t, true)
-                } else {
-                    check_table_explained(t)
-                }
+        |_, (t, prior)| match prior.take() {
+            Some(a) => Ok(a),
+            None => final_audit(t, opts.exact_intervals, true, &tick)
                 .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split))),
-            };
-            bar.inc(1);
-            a
         },
     )
     .into_iter()
@@ -338,18 +337,18 @@ pub fn audit_all(
     exact: bool,
     quiet: bool,
 ) -> Result<Vec<TableAudit>> {
-    let bar = Progress::items(tables.len() as u64, "audit", quiet);
+    // Progress in masked cells settled, over every table.
+    let masked: usize = tables
+        .iter()
+        .map(|t| t.cells.iter().filter(|c| c.status.is_masked()).count())
+        .sum();
+    let bar = Progress::cells(masked as u64, "audit", quiet);
+    let tick = |n: u64| bar.inc(n);
     let out = tables
         .par_iter_mut()
         .map(|t| {
-            let a = match (exact, check_protection) {
-                (true, _) => audit_table(t, check_protection),
-                (false, true) => check_table_explained(t),
-                (false, false) => check_table_no_levels(t),
-            }
-            .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)));
-            bar.inc(1);
-            a
+            final_audit(t, exact, check_protection, &tick)
+                .map_err(|e| Error::usage(format!("audit of table {:?}: {e}", t.split)))
         })
         .collect();
     bar.finish();

@@ -340,3 +340,33 @@ fn check_after_a_grown_masking_agrees_with_the_exact_audit() {
     }
     assert!(compared > 400, "{compared}");
 }
+
+/// Progress counts every masked cell exactly once, whichever audit runs
+/// (exact or the verdict, with or without levels): a bar that reaches its
+/// end says nothing is left.
+#[test]
+fn progress_counts_each_masked_cell_once() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for round in 0..12 {
+        let mut t = random_table(&mut rng, 3..12, |rng| rng.gen_range(1..1000));
+        for c in &mut t.cells {
+            if rng.gen_bool(0.4) {
+                c.status = Status::Secondary;
+            }
+        }
+        let masked = t.cells.iter().filter(|c| c.status.is_masked()).count() as u64;
+        for (exact, levels) in [(true, true), (true, false), (false, true), (false, false)] {
+            let settled = AtomicU64::new(0);
+            let tick = |n: u64| {
+                settled.fetch_add(n, Ordering::Relaxed);
+            };
+            cellmask::audit::final_audit(&mut t.clone(), exact, levels, &tick).unwrap();
+            assert_eq!(
+                settled.load(Ordering::Relaxed),
+                masked,
+                "round {round}, exact {exact}, levels {levels}"
+            );
+        }
+    }
+}

@@ -143,7 +143,7 @@ impl Found {
 }
 
 /// How far [`intervals_for`] goes.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Search<'a> {
     /// Per variable, what passes (`None`: width only).
     pub targets: Option<&'a [Target]>,
@@ -160,6 +160,8 @@ pub struct Search<'a> {
     /// Only these extremes are searched, per variable `[maximum,
     /// minimum]` (the others count as done); None: all.
     pub pending: Option<&'a [[bool; 2]]>,
+    /// Told of variables whose search is over (each once, `vars` in all).
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
 }
 
 /// Solves min and max of every variable of `sys`.
@@ -184,6 +186,7 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
         seeds,
         rounds_only,
         pending,
+        progress,
     } = search;
     let n = sys.vars;
     let target = |v: usize| targets.map_or(Target::default(), |t| t[v]);
@@ -292,11 +295,27 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
     st.take_rays(sys, &rays, &target);
 
     let ties = Ties::of(sys);
+    // Progress: each variable once, when both its extremes are settled.
+    let mut ticked = vec![false; n];
+    let tick = |v: usize, ticked: &mut Vec<bool>| {
+        if let Some(p) = progress {
+            if !std::mem::replace(&mut ticked[v], true) {
+                p(1);
+            }
+        }
+    };
+    for v in 0..n {
+        if max_done(&st, v) && min_done(&st, v) {
+            tick(v, &mut ticked);
+        }
+    }
     // What is left, one cell and one direction at a time: in a check, the
     // fewest moves reaching the goal (or none: the cell fails); otherwise
     // the extreme.
     for v in (0..n).filter(|_| !rounds_only) {
-        if !max_done(&st, v) || !min_done(&st, v) {
+        if max_done(&st, v) && min_done(&st, v) {
+            tick(v, &mut ticked);
+        } else {
             for sense in [Sense::Maximise, Sense::Minimise] {
                 let done = if sense == Sense::Maximise {
                     max_done(&st, v)
@@ -350,7 +369,11 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
                     st.solved_min[v] = true;
                 }
             }
+            tick(v, &mut ticked);
         }
+    }
+    for v in 0..n {
+        tick(v, &mut ticked);
     }
     st.found.solves = solves;
     st.found.base = st.base.take();

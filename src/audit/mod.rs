@@ -197,10 +197,44 @@ pub fn check_table_after(
     check_table_sliced(table, earlier, slices::SLICE_FROM)
 }
 
+/// Told how many more masked cells an audit has settled (each once).
+pub type Tick<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// The audit the commands end with, reporting its progress to `tick`:
+/// every exact extreme (`exact`), or the verdict proven ([`check_table`],
+/// failing cells explained); protection levels checked when `levels` (the
+/// true values are known), else exact disclosure only.
+pub fn final_audit(
+    table: &mut Table,
+    exact: bool,
+    levels: bool,
+    tick: Tick,
+) -> Result<TableAudit, LpError> {
+    let depth = match (exact, levels) {
+        (true, true) => Depth::Exact,
+        (true, false) => Depth::ExactNoLevels,
+        (false, true) => Depth::Check {
+            slice_from: slices::SLICE_FROM,
+            explain: true,
+        },
+        (false, false) => Depth::CheckNoLevels,
+    };
+    audit_impl_with(table, depth, None, tick)
+}
+
 fn audit_impl(
     table: &mut Table,
     depth: Depth,
     earlier: Option<Proofs>,
+) -> Result<TableAudit, LpError> {
+    audit_impl_with(table, depth, earlier, &|_| {})
+}
+
+fn audit_impl_with(
+    table: &mut Table,
+    depth: Depth,
+    earlier: Option<Proofs>,
+    tick: Tick,
 ) -> Result<TableAudit, LpError> {
     let levels = depth.levels();
     // Intervals are those of this masking only.
@@ -222,7 +256,7 @@ fn audit_impl(
         .map(|p| (0..table.cells.len()).map(|c| p.range(c)).collect());
     let solved: Vec<Result<Solved, LpError>> = comps
         .par_iter()
-        .map(|c| solve_component(table, &eqs, c, depth, seeds.as_deref()))
+        .map(|c| solve_component(table, &eqs, c, depth, seeds.as_deref(), tick))
         .collect();
     let mut report = TableAudit {
         exact: depth.exact(),
@@ -328,6 +362,7 @@ fn solve_component(
     comp: &Component,
     depth: Depth,
     seeds: Option<&[(Q, Q)]>,
+    tick: Tick,
 ) -> Result<Solved, LpError> {
     let levels = depth.levels();
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
@@ -378,6 +413,7 @@ fn solve_component(
             unbounded: vec![false],
             ..Found::default()
         };
+        tick(1);
         return Ok((found, true));
     }
     let targets: Vec<Target> = comp
@@ -426,6 +462,7 @@ fn solve_component(
                     .all(|(t, r)| t.met_by(r.0, r.1))
             };
             if all_met(&found) {
+                tick(comp.cells.len() as u64);
                 return Ok((found, false));
             }
             // Each cell left, in its neighbourhood; only what those leave
@@ -439,6 +476,7 @@ fn solve_component(
                 &mut found,
             )?;
             if all_met(&found) {
+                tick(comp.cells.len() as u64);
                 return Ok((found, false));
             }
             seeds = Some(found.ranges());
@@ -454,6 +492,7 @@ fn solve_component(
             seeds: seeds.as_deref(),
             rounds_only: false,
             pending: None,
+            progress: Some(tick),
         },
     )?;
     if let Some(mut s) = sliced {
@@ -501,6 +540,7 @@ fn explain_failures(sys: &System, targets: &[Target], found: &mut Found) -> Resu
             seeds: Some(&ranges),
             rounds_only: false,
             pending: Some(&failing),
+            progress: None,
         },
     )?;
     found.solves += extremes.solves;

@@ -315,6 +315,7 @@ pub(crate) fn solve_slice(
             seeds: Some(&seeds),
             rounds_only,
             pending: pending.as_deref(),
+            progress: None,
         },
     )
 }
