@@ -157,6 +157,19 @@ pub fn run(
     bar.finish();
     let mut dir = AtomicDir::new(out)?;
     dir.write("summary.csv", |w| summary_csv(w, &outcomes))?;
+    // The batch at a glance: counts of cells only (no value, masked or not).
+    let rows: Vec<(String, String, usize, usize)> = outcomes
+        .iter()
+        .map(|o| {
+            let (cells, masked) = match &o.result {
+                Ok(r) => (r.totals.cells, r.totals.primary + r.totals.secondary),
+                Err(_) => (0, 0),
+            };
+            (o.name.clone(), o.verdict().to_string(), cells, masked)
+        })
+        .collect();
+    let page = crate::html::batch_report(&rows);
+    dir.write("report.html", |w| w.write_all(page.as_bytes()))?;
     dir.commit()?;
     Ok(outcomes)
 }
@@ -232,7 +245,7 @@ fn row(o: &FileOutcome) -> Vec<String> {
     r
 }
 
-/// `summary.csv`: one row per file (masked share in percent).
+/// `summary.csv`: one row per file (masked share of value as a fraction).
 pub fn summary_csv(w: &mut dyn Write, outcomes: &[FileOutcome]) -> std::io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     out.write_record(COLUMNS)?;

@@ -28,6 +28,7 @@ pub mod demo;
 pub mod error;
 pub mod generate;
 pub mod hierarchy;
+pub mod html;
 pub mod money;
 pub mod primary;
 pub mod progress;

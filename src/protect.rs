@@ -451,6 +451,12 @@ pub fn write_outputs(
     } else {
         dir.remove("published.csv");
     }
+    if run.protected() {
+        let page = crate::html::release_report(&run.report, tables, s, &run.dim_names, decimals);
+        dir.write("report.html", |w| w.write_all(page.as_bytes()))?;
+    } else {
+        dir.remove("report.html");
+    }
     if run.protected() && release == ReleaseFormat::Xlsx {
         let book = write::published_xlsx(d, tables, decimals)
             .map_err(|e| Error::usage(format!("published.xlsx: {e}")))?;

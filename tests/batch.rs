@@ -42,7 +42,10 @@ fn a_bad_file_is_reported_and_the_others_are_protected() {
     let text = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
     assert!(text.contains("2 of 3 file(s) protected"), "{text}");
     assert!(text.contains("broken.csv:2"), "{text}");
-    assert_eq!(files_in(&out), ["drom-1", "drom-2", "summary.csv"]);
+    assert_eq!(
+        files_in(&out),
+        ["drom-1", "drom-2", "report.html", "summary.csv"]
+    );
     for name in ["drom-1", "drom-2"] {
         assert_eq!(
             files_in(&out.join(name)),
@@ -51,6 +54,7 @@ fn a_bad_file_is_reported_and_the_others_are_protected() {
                 "certificate.json",
                 "published.csv",
                 "regroup.csv",
+                "report.html",
                 "report.json"
             ]
         );

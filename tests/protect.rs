@@ -19,6 +19,7 @@ fn table_without_secrets_is_published() {
             "cells.csv",
             "certificate.json",
             "published.csv",
+            "report.html",
             "report.json"
         ]
     );
@@ -58,6 +59,7 @@ fn primary_secrets_hand_computed() {
             "cells.csv",
             "certificate.json",
             "published.csv",
+            "report.html",
             "report.json"
         ]
     );
@@ -181,6 +183,7 @@ fn rerun_replaces_outputs_and_leaves_no_temporary_file() {
             "cells.csv",
             "certificate.json",
             "published.csv",
+            "report.html",
             "report.json"
         ]
     );
