@@ -185,7 +185,13 @@ fn protect_one(
 ) -> std::result::Result<Report, Error> {
     match protect::run(rules, input, opts) {
         Ok(mut run) => {
-            protect::write_outputs(&mut run, dir, rules.input.decimals, opts.release)?;
+            protect::write_outputs(
+                &mut run,
+                dir,
+                rules.input.decimals,
+                opts.release,
+                opts.tau_argus,
+            )?;
             Ok(run.report)
         }
         Err(e) => {

@@ -167,6 +167,12 @@ pub struct Common {
     /// `published.xlsx`, a sheet per table, codes as text).
     #[arg(long, value_enum, default_value = "csv")]
     pub release_format: ReleaseFormat,
+    /// Also write every table in τ-ARGUS's layouts (internal files, like
+    /// cells.csv): tau_<table>.txt (code-value with τ-ARGUS status numbers:
+    /// 1 safe, 3 or 5 primary, 11 secondary), tau_<table>.tab and .rda
+    /// (tabular input) and tau_<dimension>.hrc.
+    #[arg(long)]
+    pub tau_argus: bool,
 }
 
 impl Common {
@@ -184,6 +190,7 @@ impl Common {
             no_regroup: self.no_regroup,
             exact_intervals: self.exact_intervals,
             release: self.release_format,
+            tau_argus: self.tau_argus,
         })
     }
 }
@@ -227,7 +234,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             let opts = common.apply()?;
             let rules = Rules::load(&rules)?;
             let mut run = protect::run(&rules, &input, &opts)?;
-            protect::write_outputs(&mut run, &out, rules.input.decimals, opts.release)?;
+            protect::write_outputs(
+                &mut run,
+                &out,
+                rules.input.decimals,
+                opts.release,
+                opts.tau_argus,
+            )?;
             if !opts.quiet {
                 println!("{}", protect::summary(&run));
             }

@@ -46,7 +46,13 @@ pub fn run(out: Option<&Path>, opts: &Options) -> Result<i32> {
     ] {
         let rules = Rules::builtin(rules_file)?;
         let mut run = protect::run(&rules, &records, opts)?;
-        protect::write_outputs(&mut run, &out.join(sub), rules.input.decimals, opts.release)?;
+        protect::write_outputs(
+            &mut run,
+            &out.join(sub),
+            rules.input.decimals,
+            opts.release,
+            opts.tau_argus,
+        )?;
         lines.push(protect::summary(&run));
         lines.push(format!("  outputs: {}", out.join(sub).display()));
         if !run.protected() {

@@ -41,4 +41,5 @@ pub mod rules;
 pub mod schedule;
 pub mod secondary;
 pub mod table;
+pub mod tau;
 pub mod write;

@@ -43,6 +43,8 @@ pub struct Options {
     pub exact_intervals: bool,
     /// `--release-format`: how the release file is written.
     pub release: ReleaseFormat,
+    /// `--tau-argus`: τ-ARGUS's layouts of every table beside the outputs.
+    pub tau_argus: bool,
 }
 
 /// Everything a protect run produced, before writing.
@@ -428,6 +430,7 @@ pub fn write_outputs(
     out: &Path,
     decimals: u32,
     release: ReleaseFormat,
+    tau_argus: bool,
 ) -> Result<()> {
     let t = Instant::now();
     let mut dir = AtomicDir::new(out)?;
@@ -456,6 +459,29 @@ pub fn write_outputs(
         dir.write("report.html", |w| w.write_all(page.as_bytes()))?;
     } else {
         dir.remove("report.html");
+    }
+    if tau_argus {
+        // Internal, like cells.csv: τ-ARGUS's layouts of every table.
+        for t in tables.iter() {
+            let stem = crate::tau::stem(t);
+            dir.write(&format!("tau_{stem}.txt"), |w| {
+                w.write_all(crate::tau::code_value(t, decimals).as_bytes())
+            })?;
+            dir.write(&format!("tau_{stem}.tab"), |w| {
+                w.write_all(crate::tau::tab(t, decimals).as_bytes())
+            })?;
+            dir.write(&format!("tau_{stem}.rda"), |w| {
+                w.write_all(crate::tau::rda(t, &run.dim_names, decimals).as_bytes())
+            })?;
+        }
+        if let Some(t) = tables.first() {
+            for (k, h) in t.dims.iter().enumerate() {
+                let name = &run.dim_names[k];
+                dir.write(&format!("tau_{name}.hrc"), |w| {
+                    w.write_all(crate::tau::hrc(h).as_bytes())
+                })?;
+            }
+        }
     }
     if run.protected() && release == ReleaseFormat::Xlsx {
         let book = write::published_xlsx(d, tables, decimals)

@@ -1,10 +1,11 @@
 //! Reading a masked table for `cellmask audit`, whoever produced it.
 //!
 //! A published table is a CSV with the split and dimension columns of the
-//! rules, a `value` column and optionally a `status` column. A cell is
-//! masked when its status is anything but `published` (or `safe`), or, with
-//! no status column, when its value is empty or a marker such as `x`, `s`,
-//! `.`, `-`, `c`, `D` or `NA`. Every cell of every level is one row; a
+//! rules, a `value` column and optionally a `status` column, or τ-ARGUS's
+//! code-value output with status numbers (no header). A status is read as
+//! cellmask, τ-ARGUS, rtauargus, sdcTable or GaussSuppression write it
+//! ([`status_means`]); with no status column, a cell is masked when its
+//! value is empty or a marker such as `x`, `s`, `.`, `-`, `c`, `D` or `NA`. Every cell of every level is one row; a
 //! cell that has data but no row is taken as masked; a row for a cell
 //! without records (a structural zero) is accepted when masked or 0.
 
@@ -26,6 +27,32 @@ use crate::table::{Cell, RuleSet, Status, Table};
 pub const MASK_MARKERS: &[&str] = &[
     "", "x", "s", ".", "..", "-", "c", "d", "(d)", "na", "n/a", "*", "conf",
 ];
+
+/// What a status says about a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    Published,
+    Masked,
+    /// No contribution: the cell does not exist (τ-ARGUS 13, 14).
+    Empty,
+}
+
+/// Reads a status as cellmask, τ-ARGUS, rtauargus, sdcTable and
+/// GaussSuppression write it (case-insensitive): published for
+/// `published`, `safe`, τ-ARGUS 1 (safe), 2 (safe, manual) and 10
+/// (protected), rtauargus `V`, sdcTable `s` and `z`, τ-ARGUS tabular `S`
+/// and `P`, GaussSuppression `FALSE`; empty for τ-ARGUS 13 and 14; masked
+/// for anything else (`masked`, `primary`, `secondary`, τ-ARGUS 3-9, 11,
+/// 12, rtauargus `A` `B` `C` `D`, sdcTable `u` and `x`, `TRUE`...).
+pub fn status_means(status: &str) -> Meaning {
+    match status.trim().to_ascii_lowercase().as_str() {
+        "published" | "safe" | "1" | "2" | "10" | "v" | "s" | "z" | "p" | "false" => {
+            Meaning::Published
+        }
+        "13" | "14" => Meaning::Empty,
+        _ => Meaning::Masked,
+    }
+}
 
 /// One row of a published table.
 struct Row {
@@ -64,6 +91,38 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    // τ-ARGUS's code-value output (`"code1","code2",value,status`, no
+    // header): split and dimension columns in the rules' order, then the
+    // value and τ-ARGUS's status number.
+    // τ-ARGUS tables carry no split columns: then the file is one table.
+    let dims = rules.dimensions.len();
+    let splits = rules.input.split.len();
+    let tau_width = [splits + dims, dims].into_iter().find(|&w| {
+        !headers.iter().any(|h| h == "value")
+            && headers.len() == w + 2
+            && headers[w + 1]
+                .parse::<u8>()
+                .is_ok_and(|s| (1..=14).contains(&s))
+    });
+    let tau = tau_width.is_some();
+    let no_split_columns = tau_width == Some(dims) && splits > 0;
+    let headers: Vec<String> = if tau {
+        let mut h: Vec<String> = if no_split_columns {
+            Vec::new()
+        } else {
+            rules.input.split.clone()
+        };
+        h.extend(rules.dimensions.iter().map(|d| d.name.clone()));
+        h.extend(["value".to_string(), "status".to_string()]);
+        h
+    } else {
+        headers
+    };
+    let first: Option<csv::StringRecord> = if tau {
+        rdr.headers().ok().cloned()
+    } else {
+        None
+    };
     let mut diags = Diagnostics::default();
     let mut col = |name: &str| match headers.iter().position(|h| h == name) {
         Some(i) => i,
@@ -79,13 +138,18 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
             0
         }
     };
-    let c_split: Vec<usize> = rules.input.split.iter().map(|s| col(s)).collect();
+    let c_split: Vec<usize> = if no_split_columns {
+        Vec::new()
+    } else {
+        rules.input.split.iter().map(|s| col(s)).collect()
+    };
     let c_dims: Vec<usize> = rules.dimensions.iter().map(|d| col(&d.name)).collect();
     let c_value = col("value");
     let c_status = headers.iter().position(|h| h == "status");
     std::mem::take(&mut diags).into_result()?;
     let mut rows = Vec::new();
-    for rec in rdr.records() {
+    let records = first.into_iter().map(Ok).chain(rdr.records());
+    for (k, rec) in records.enumerate() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
@@ -97,7 +161,11 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
                 continue;
             }
         };
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = if tau && k == 0 {
+            1
+        } else {
+            rec.position().map_or(0, |p| p.line())
+        };
         if rec.len() != headers.len() {
             diags.push(
                 path,
@@ -108,8 +176,11 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
         }
         let get = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
         let raw = get(c_value);
-        let masked = match c_status {
-            Some(i) => !matches!(get(i).to_ascii_lowercase().as_str(), "published" | "safe"),
+        let masked = match c_status.map(|i| status_means(&get(i))) {
+            Some(Meaning::Published) => false,
+            Some(Meaning::Masked) => true,
+            // An empty cell (no contribution): not a cell of the table.
+            Some(Meaning::Empty) => continue,
             None => MASK_MARKERS.contains(&raw.to_ascii_lowercase().as_str()),
         };
         let value = if masked {
@@ -118,14 +189,27 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
             match parse_amount(&raw, rules.input.decimals, delimiter == b';') {
                 Ok(v) => Some(v),
                 Err(m) => {
-                    diags.push(path, Some(line), format!("value: {m}"));
+                    // `s` is sdcTable's "safe" (published) but INSEE's "secret":
+                    // read as published, the safe side for an audit; say so.
+                    let hint = match c_status.map(|i| get(i).to_ascii_lowercase()) {
+                        Some(st) if st == "s" || st == "p" => format!(
+                            " (status '{st}' is read as published, as sdcTable and τ-ARGUS \
+                             mean it; write 'masked' for a masked cell)"
+                        ),
+                        _ => String::new(),
+                    };
+                    diags.push(path, Some(line), format!("value: {m}{hint}"));
                     continue;
                 }
             }
         };
         rows.push(Row {
             line,
-            split: c_split.iter().map(|&i| get(i)).collect(),
+            split: if no_split_columns {
+                vec![String::new(); splits]
+            } else {
+                c_split.iter().map(|&i| get(i)).collect()
+            },
             codes: c_dims.iter().map(|&i| get(i)).collect(),
             value,
         });

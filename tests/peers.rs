@@ -122,3 +122,134 @@ fn sdctable_vignette_three_dimensions_end_to_end() {
         results[1]
     );
 }
+
+/// τ-ARGUS's own result (checkTauArgus "Simple2D": Size x Region, Modular,
+/// code-value output with status numbers, no header) audited directly:
+/// the 9 unsafe (3) and 12 secondary (11) cells are the masked ones, the
+/// 43 empty cells (14) are no cells, and no masked cell is disclosed.
+#[test]
+fn tauargus_simple2d_result_is_audited_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        data("peers/tauargus_region2.hrc"),
+        dir.path().join("region2.hrc"),
+    )
+    .unwrap();
+    let rules = dir.path().join("simple2d.toml");
+    std::fs::write(
+        &rules,
+        "name = \"simple2d\"\n[input]\ncontributor = \"id\"\nvalue = \"Var2\"\n\
+         [[dimension]]\nname = \"size\"\nflat = true\nroot = \"Total\"\n\
+         [[dimension]]\nname = \"region\"\nhrc = \"region2.hrc\"\nroot = \"Total\"\n\
+         [primary]\nmin_contributors = 0\np_percent = 15\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    cellmask()
+        .args(["audit", "-q", "--rules"])
+        .arg(&rules)
+        .arg("--published")
+        .arg(data("peers/tauargus_simple2d.txt"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let audit = read_csv(&out.join("audit.csv"));
+    assert_eq!(audit.len(), 9 + 12);
+    assert!(audit.iter().all(|r| r["verdict"] == "ok"));
+    // " 2" x Nr (5.00, unsafe) is among them, its interval at least a unit wide.
+    let c = audit
+        .iter()
+        .find(|r| r["size"] == "2" && r["region"] == "Nr")
+        .unwrap();
+    let (lo, hi): (f64, f64) = (
+        c["audit_low"].parse().unwrap(),
+        c["audit_high"].parse().unwrap(),
+    );
+    assert!(lo <= 5.0 && hi >= 5.0 && hi - lo >= 0.01);
+}
+
+/// `--tau-argus` writes each table in τ-ARGUS's layouts: status numbers
+/// that say what cells.csv says, and a code-value file cellmask audit
+/// reads back with the release's masked cells.
+#[test]
+fn tauargus_files_out_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    protect_cmd(&data("tiny.toml"), &data("secret.csv"), &out)
+        .arg("--tau-argus")
+        .assert()
+        .success();
+    let cells = read_csv(&out.join("cells.csv"));
+    let txt = std::fs::read_to_string(out.join("tau_I.txt")).unwrap();
+    let mut masked = 0;
+    for line in txt.lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        let (p, c, status) = (f[0].trim_matches('"'), f[1].trim_matches('"'), f[3]);
+        let cell = cells
+            .iter()
+            .find(|r| r["flow"] == "I" && r["product"] == p && r["country"] == c)
+            .unwrap();
+        let expected = match (cell["status"].as_str(), cell["rule"].as_str()) {
+            ("published", _) => "1",
+            ("secondary", _) => "11",
+            ("primary", "frequency") => "5",
+            ("primary", _) => "3",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(status, expected, "{line}");
+        masked += (status != "1") as usize;
+    }
+    for f in [
+        "tau_I.tab",
+        "tau_I.rda",
+        "tau_product.hrc",
+        "tau_country.hrc",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let rda = std::fs::read_to_string(out.join("tau_I.rda")).unwrap();
+    assert!(rda.contains("<TOTCODE> \"TOTAL\"") && rda.contains("<STATUS>"));
+    cellmask()
+        .args(["audit", "-q", "--rules"])
+        .arg(data("tiny.toml"))
+        .arg("--published")
+        .arg(out.join("tau_I.txt"))
+        .arg("--out")
+        .arg(dir.path().join("a"))
+        .assert()
+        .success();
+    assert_eq!(
+        read_csv(&dir.path().join("a").join("audit.csv")).len(),
+        masked
+    );
+}
+
+/// Statuses as each tool writes them.
+#[test]
+fn peer_status_codes() {
+    use cellmask::published::{status_means, Meaning};
+    for s in ["published", "safe", "1", "2", "10", "V", "s", "z", "FALSE"] {
+        assert_eq!(status_means(s), Meaning::Published, "{s}");
+    }
+    for s in [
+        "masked",
+        "primary",
+        "secondary",
+        "3",
+        "5",
+        "11",
+        "12",
+        "A",
+        "B",
+        "D",
+        "u",
+        "x",
+        "TRUE",
+    ] {
+        assert_eq!(status_means(s), Meaning::Masked, "{s}");
+    }
+    for s in ["13", "14"] {
+        assert_eq!(status_means(s), Meaning::Empty, "{s}");
+    }
+}
