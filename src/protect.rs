@@ -483,6 +483,7 @@ pub fn write_outputs(
             }
         }
     }
+    dir.remove_stale("tau_");
     if run.protected() && release == ReleaseFormat::Xlsx {
         let book = write::published_xlsx(d, tables, decimals)
             .map_err(|e| Error::usage(format!("published.xlsx: {e}")))?;

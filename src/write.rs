@@ -62,6 +62,26 @@ impl AtomicDir {
         self.remove.push(self.dir.join(name));
     }
 
+    /// Marks for removal every file of the folder whose name starts with
+    /// `prefix` and that this run does not write (stale outputs of an
+    /// option not given this time).
+    pub fn remove_stale(&mut self, prefix: &str) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut stale: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+                    && !self.pending.iter().any(|(t, _)| t == p)
+            })
+            .collect();
+        stale.sort();
+        self.remove.extend(stale);
+    }
+
     /// Renames every written file into place and removes the stale ones.
     pub fn commit(self) -> Result<()> {
         for p in &self.remove {

@@ -223,6 +223,11 @@ fn tauargus_files_out_and_back() {
         read_csv(&dir.path().join("a").join("audit.csv")).len(),
         masked
     );
+    // A rerun without the option leaves no stale τ-ARGUS file.
+    protect_cmd(&data("tiny.toml"), &data("secret.csv"), &out)
+        .assert()
+        .success();
+    assert!(!files_in(&out).iter().any(|f| f.starts_with("tau_")));
 }
 
 /// Statuses as each tool writes them.
