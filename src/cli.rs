@@ -132,6 +132,19 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Print a rules file equivalent to a τ-ARGUS metadata file (.rda) for
+    /// a table, to edit and use with the .asc data file as --input.
+    RulesFromRda {
+        /// The τ-ARGUS metadata file.
+        #[arg(long)]
+        rda: PathBuf,
+        /// The table's spanning variables, in order (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        dimensions: Vec<String>,
+        /// The response variable (the value of the cells).
+        #[arg(long)]
+        value: String,
+    },
 }
 
 /// Options every protecting command takes (SPEC section 2).
@@ -299,6 +312,24 @@ pub fn run(cli: Cli) -> Result<i32> {
                 regroup.as_deref(),
                 quiet,
             )
+        }
+        Command::RulesFromRda {
+            rda,
+            dimensions,
+            value,
+        } => {
+            let text = std::fs::read_to_string(&rda).map_err(|e| Error::io(&rda, e))?;
+            let meta = crate::tau::Rda::parse(&text)
+                .map_err(|(line, m)| Error::at(&rda, Some(line as u64), m))?;
+            let name = rda
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let toml = meta
+                .rules_toml(&name, &dimensions, &value)
+                .map_err(|m| Error::at(&rda, None, m))?;
+            print!("{toml}");
+            Ok(0)
         }
         Command::Generate {
             profile,

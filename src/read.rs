@@ -246,7 +246,19 @@ struct Block {
 const BLOCK: usize = 4 << 20;
 
 /// As [`read_records`], from any reader; `path` names the source in messages.
-pub fn read_from<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Microdata> {
+pub fn read_from<R: Read>(path: &Path, mut reader: R, rules: &Rules) -> Result<Microdata> {
+    if let Some(rda) = &rules.input.rda {
+        // A τ-ARGUS data file, turned into CSV rows through its metadata
+        // (each record numbered: the `record` column).
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(path, e))?;
+        let csv = rda
+            .asc_to_csv(&bytes)
+            .map_err(|(line, m)| Error::at(path, Some(line as u64), m))?;
+        return read_utf8(path, std::io::Cursor::new(csv), rules);
+    }
     let encoding = rules.input.encoding;
     if encoding == encoding_rs::UTF_8 {
         read_utf8(path, reader, rules)

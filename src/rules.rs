@@ -111,6 +111,7 @@ struct InputFile {
     #[serde(default)]
     keep: BTreeMap<String, Vec<String>>,
     encoding: Option<String>,
+    rda: Option<String>,
 }
 
 fn default_decimals() -> u32 {
@@ -298,6 +299,9 @@ pub struct InputRules {
     /// The records' character encoding (`encoding` in the rules; UTF-8
     /// unless said, e.g. `windows-1252` for customs extracts).
     pub encoding: &'static encoding_rs::Encoding,
+    /// τ-ARGUS metadata (`rda` in the rules): records are then a τ-ARGUS
+    /// data file (`.asc`, fixed width or separated) read through it.
+    pub rda: Option<Arc<crate::tau::Rda>>,
 }
 
 /// One classification of the table and where its tree comes from.
@@ -538,6 +542,15 @@ impl Rules {
         if f.dimensions.is_empty() {
             return Err(bad("at least one [[dimension]] is needed".into()));
         }
+        let rda = match &f.input.rda {
+            None => None,
+            Some(rel) => {
+                let (p, text) = open(rel)?;
+                let rda = crate::tau::Rda::parse(&text)
+                    .map_err(|(line, m)| Error::at(&p, Some(line as u64), m))?;
+                Some(Arc::new(rda))
+            }
+        };
         let encoding = match &f.input.encoding {
             None => encoding_rs::UTF_8,
             Some(label) => encoding_rs::Encoding::for_label(label.trim().as_bytes())
@@ -768,6 +781,7 @@ impl Rules {
                 split: f.input.split,
                 keep: f.input.keep,
                 encoding,
+                rda,
             },
             dimensions,
             primary: PrimaryRules {

@@ -117,3 +117,207 @@ pub fn hrc(h: &Hierarchy) -> String {
     }
     out
 }
+
+/// One variable of a τ-ARGUS metadata file (`.rda`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RdaVar {
+    pub name: String,
+    /// 1-based start column (fixed-width files only).
+    pub start: Option<usize>,
+    pub width: usize,
+    pub recodeable: bool,
+    pub numeric: bool,
+    pub decimals: u32,
+    /// `<HIERCODELIST>`: the `.hrc` file of a hierarchy.
+    pub hrc: Option<String>,
+    /// `<HIERLEVELS>`: digits per level of a code-digit hierarchy.
+    pub levels: Vec<usize>,
+    pub totcode: Option<String>,
+    pub holding: bool,
+}
+
+/// A τ-ARGUS metadata file: the separator of a free-format file (None:
+/// fixed width) and its variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rda {
+    pub separator: Option<String>,
+    pub vars: Vec<RdaVar>,
+}
+
+fn unquote(s: &str) -> String {
+    s.trim().trim_matches('"').to_string()
+}
+
+impl Rda {
+    /// Reads a `.rda` text; an error names its line.
+    pub fn parse(text: &str) -> std::result::Result<Rda, (usize, String)> {
+        let mut rda = Rda::default();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            let n = i + 1;
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix('<') {
+                let (tag, arg) = rest.split_once('>').ok_or((n, "unclosed <".to_string()))?;
+                let arg = arg.trim();
+                let tag = tag.to_ascii_uppercase();
+                if tag == "SEPARATOR" {
+                    rda.separator = Some(unquote(arg));
+                    continue;
+                }
+                let var = rda
+                    .vars
+                    .last_mut()
+                    .ok_or((n, format!("<{tag}> before any variable")))?;
+                match tag.as_str() {
+                    "RECODEABLE" => var.recodeable = true,
+                    "NUMERIC" => var.numeric = true,
+                    "DECIMALS" => {
+                        var.decimals = arg.parse().map_err(|_| (n, format!("<DECIMALS> {arg}")))?
+                    }
+                    "HIERCODELIST" => var.hrc = Some(unquote(arg)),
+                    "HIERLEVELS" => {
+                        var.levels = arg
+                            .split_whitespace()
+                            .map(|d| {
+                                d.parse::<usize>()
+                                    .map_err(|_| (n, format!("<HIERLEVELS> {arg}")))
+                            })
+                            .collect::<std::result::Result<Vec<_>, _>>()?
+                            .into_iter()
+                            .filter(|&d| d > 0)
+                            .collect()
+                    }
+                    "TOTCODE" => var.totcode = Some(unquote(arg)),
+                    "HOLDING" => var.holding = true,
+                    // Labels, distances, weights, requests, lead strings...: not needed.
+                    _ => {}
+                }
+                continue;
+            }
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let num = |k: usize| -> std::result::Result<usize, (usize, String)> {
+                f.get(k).and_then(|v| v.parse().ok()).ok_or((
+                    n,
+                    format!(
+                        "variable line '{line}': expected a number in field {}",
+                        k + 1
+                    ),
+                ))
+            };
+            let (start, width) = if rda.separator.is_some() {
+                (None, num(1).unwrap_or(0))
+            } else {
+                (Some(num(1)?), num(2)?)
+            };
+            rda.vars.push(RdaVar {
+                name: f[0].to_string(),
+                start,
+                width,
+                ..RdaVar::default()
+            });
+        }
+        if rda.vars.is_empty() {
+            return Err((1, "no variable".to_string()));
+        }
+        Ok(rda)
+    }
+
+    /// The variable named `name`.
+    pub fn var(&self, name: &str) -> Option<&RdaVar> {
+        self.vars.iter().find(|v| v.name == name)
+    }
+
+    /// A τ-ARGUS data file (`.asc`) as CSV: a header (`record`, then every
+    /// variable), one row per record numbered from 1 (`record` is the
+    /// contributor: τ-ARGUS microdata has one record per respondent).
+    pub fn asc_to_csv(&self, asc: &[u8]) -> std::result::Result<Vec<u8>, (usize, String)> {
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(asc.len() * 2));
+        let mut header = vec!["record".to_string()];
+        header.extend(self.vars.iter().map(|v| v.name.clone()));
+        w.write_record(&header).map_err(|e| (0, e.to_string()))?;
+        let text = String::from_utf8_lossy(asc);
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let mut row = vec![(i + 1).to_string()];
+            match &self.separator {
+                Some(sep) => row.extend(line.split(sep.as_str()).map(unquote)),
+                None => {
+                    for v in &self.vars {
+                        let s = v.start.unwrap_or(1).saturating_sub(1);
+                        let field = line.get(s..(s + v.width).min(line.len())).unwrap_or("");
+                        row.push(field.trim().to_string());
+                    }
+                }
+            }
+            if row.len() != self.vars.len() + 1 {
+                return Err((
+                    i + 1,
+                    format!(
+                        "{} fields, the metadata has {} variables",
+                        row.len() - 1,
+                        self.vars.len()
+                    ),
+                ));
+            }
+            w.write_record(&row).map_err(|e| (i + 1, e.to_string()))?;
+        }
+        w.into_inner().map_err(|e| (0, e.to_string()))
+    }
+
+    /// A rules file equivalent to this metadata for a table of
+    /// `dimensions` on `value` (`rda_file`: the name the rules give it).
+    pub fn rules_toml(
+        &self,
+        rda_file: &str,
+        dimensions: &[String],
+        value: &str,
+    ) -> std::result::Result<String, String> {
+        let v = self
+            .var(value)
+            .ok_or_else(|| format!("no variable '{value}' in the metadata"))?;
+        let contributor = self
+            .vars
+            .iter()
+            .find(|v| v.holding)
+            .map_or("record".to_string(), |h| h.name.clone());
+        let mut out = format!(
+            "# From the τ-ARGUS metadata {rda_file}: edit freely.\nname = \"{}\"\n\n[input]\n\
+             rda = \"{rda_file}\"          # records are read from the .asc file through it\n\
+             contributor = \"{contributor}\"\nvalue = \"{value}\"\ndecimals = {}\n",
+            rda_file.trim_end_matches(".rda"),
+            v.decimals
+        );
+        for d in dimensions {
+            let var = self
+                .var(d)
+                .ok_or_else(|| format!("no variable '{d}' in the metadata"))?;
+            let root = var.totcode.clone().unwrap_or_else(|| "Total".to_string());
+            let _ = write!(out, "\n[[dimension]]\nname = \"{d}\"\nroot = \"{root}\"\n");
+            if let Some(h) = &var.hrc {
+                let _ = writeln!(out, "hrc = \"{h}\"");
+            } else if !var.levels.is_empty() {
+                let mut acc = 0;
+                let lengths: Vec<String> = var
+                    .levels
+                    .iter()
+                    .map(|l| {
+                        acc += l;
+                        acc.to_string()
+                    })
+                    .collect();
+                let _ = writeln!(out, "prefix = [{}]", lengths.join(", "));
+            } else {
+                let _ = writeln!(out, "flat = true");
+            }
+        }
+        out.push_str(
+            "\n[primary]\nmin_contributors = 3\ndominance = [{ n = 1, k = 85 }]\n# p_percent = 15\n\n\
+             [protection]\nsafety_range = 10\n",
+        );
+        Ok(out)
+    }
+}

@@ -258,3 +258,108 @@ fn peer_status_codes() {
         assert_eq!(status_means(s), Meaning::Empty, "{s}");
     }
 }
+
+/// τ-ARGUS microdata in: `rules-from-rda` turns τ-ARGUS's metadata into a
+/// rules file, `protect` reads the fixed-width `.asc` through it, and with
+/// the Simple2D settings (p% rule, p = 15, nothing else) cellmask finds the
+/// same table (119 non-empty cells) and exactly τ-ARGUS's 9 unsafe cells;
+/// τ-ARGUS's own masking of it passes cellmask's exact audit with the
+/// records.
+#[test]
+fn tauargus_microdata_through_its_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let zip = std::fs::File::open(data("peers/tauargus_testW.zip")).unwrap();
+    zip::ZipArchive::new(zip).unwrap().extract(d).unwrap();
+    std::fs::copy(
+        data("peers/tauargus_Tau_TestW.rda"),
+        d.join("Tau_TestW.rda"),
+    )
+    .unwrap();
+    std::fs::copy(data("peers/tauargus_region2.hrc"), d.join("region2.hrc")).unwrap();
+    let made = cellmask()
+        .args([
+            "rules-from-rda",
+            "--dimensions",
+            "Size,Region",
+            "--value",
+            "Var2",
+            "--rda",
+        ])
+        .arg(d.join("Tau_TestW.rda"))
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let toml = String::from_utf8(made.stdout).unwrap();
+    assert!(toml.contains("hrc = \"region2.hrc\"") && toml.contains("flat = true"));
+    let toml = toml
+        .replace("min_contributors = 3", "min_contributors = 0")
+        .replace("dominance = [{ n = 1, k = 85 }]", "dominance = []")
+        .replace("# p_percent = 15", "p_percent = 15");
+    let rules = d.join("simple2d.toml");
+    std::fs::write(&rules, toml).unwrap();
+    let asc = d.join("tau_testW.asc");
+    let out = d.join("out");
+    protect_cmd(&rules, &asc, &out).assert().success();
+    let cells = read_csv(&out.join("cells.csv"));
+    let reference = std::fs::read_to_string(data("peers/tauargus_simple2d.txt")).unwrap();
+    let tau: Vec<(String, String, String)> = reference
+        .lines()
+        .map(|l| {
+            let f: Vec<String> = l
+                .split(',')
+                .map(|s| s.trim().trim_matches('"').trim().to_string())
+                .collect();
+            (f[0].clone(), f[1].clone(), f[3].clone())
+        })
+        .collect();
+    assert_eq!(cells.len(), tau.iter().filter(|t| t.2 != "14").count());
+    let mut ours: Vec<(String, String)> = cells
+        .iter()
+        .filter(|c| c["status"] == "primary")
+        .map(|c| (c["Size"].clone(), c["Region"].clone()))
+        .collect();
+    let mut theirs: Vec<(String, String)> = tau
+        .iter()
+        .filter(|t| t.2 == "3")
+        .map(|t| (t.0.clone(), t.1.clone()))
+        .collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.len(), 9);
+    cellmask()
+        .args(["audit", "-q", "--rules"])
+        .arg(&rules)
+        .arg("--published")
+        .arg(data("peers/tauargus_simple2d.txt"))
+        .arg("--input")
+        .arg(&asc)
+        .assert()
+        .success();
+}
+
+/// A broken τ-ARGUS metadata file is named with its line, nothing written.
+#[test]
+fn broken_rda_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rda = dir.path().join("m.rda");
+    std::fs::write(
+        &rda,
+        "Size 9 2 99\n  <RECODEABLE>\nVar2 x 10\n  <NUMERIC>\n",
+    )
+    .unwrap();
+    cellmask()
+        .args([
+            "rules-from-rda",
+            "--dimensions",
+            "Size",
+            "--value",
+            "Var2",
+            "--rda",
+        ])
+        .arg(&rda)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("m.rda:3:"));
+}
