@@ -62,16 +62,15 @@ impl<'a> Released<'a> {
     }
 }
 
-/// Whether `n` is `top` or below it.
-fn under(h: &Hierarchy, mut n: NodeId, top: NodeId) -> bool {
+/// The ancestor of `n` just below the root (`n` itself at that level;
+/// None for the root).
+fn first_level(h: &Hierarchy, mut n: NodeId) -> Option<NodeId> {
     loop {
-        if n == top {
-            return true;
+        let p = h.parent(n)?;
+        if p == h.root() {
+            return Some(n);
         }
-        match h.parent(n) {
-            Some(p) => n = p,
-            None => return false,
-        }
+        n = p;
     }
 }
 
@@ -248,6 +247,8 @@ fn by_group(released: &[Released], d: usize, with_value: bool) -> (Vec<Bar>, Vec
     for r in released {
         let h = &r.table.dims[d];
         let root: Vec<NodeId> = r.table.dims.iter().map(|h| h.root()).collect();
+        // Per first-level node: its slot in `acc` and its published total.
+        let mut slot_of: Vec<Option<(usize, Option<i64>)>> = vec![None; h.len()];
         for &g in h.children(h.root()) {
             let l = label(h.code(g));
             let i = match acc.iter().position(|a| a.0 == l) {
@@ -263,18 +264,23 @@ fn by_group(released: &[Released], d: usize, with_value: bool) -> (Vec<Bar>, Vec
             if total.is_none() {
                 acc[i].5 = false;
             }
-            for (coords, v, _) in &r.cells {
-                if !under(h, coords[d], g) {
-                    continue;
-                }
-                acc[i].1 += 1;
-                acc[i].2 += v.is_none() as usize;
-                let others_at_root = (0..coords.len()).all(|k| k == d || coords[k] == root[k]);
-                if total.is_some() && others_at_root && h.is_leaf(coords[d]) {
-                    acc[i].4 += v.unwrap_or(0) as i128;
-                }
-            }
             acc[i].3 += total.unwrap_or(0) as i128;
+            slot_of[g as usize] = Some((i, total));
+        }
+        // Each cell once, in the group of its first-level ancestor.
+        for (coords, v, _) in &r.cells {
+            let Some(g) = first_level(h, coords[d]) else {
+                continue;
+            };
+            let Some((i, total)) = slot_of[g as usize] else {
+                continue;
+            };
+            acc[i].1 += 1;
+            acc[i].2 += v.is_none() as usize;
+            let others_at_root = (0..coords.len()).all(|k| k == d || coords[k] == root[k]);
+            if total.is_some() && others_at_root && h.is_leaf(coords[d]) {
+                acc[i].4 += v.unwrap_or(0) as i128;
+            }
         }
     }
     acc.sort_by(|a, b| a.0.cmp(&b.0));

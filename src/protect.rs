@@ -439,10 +439,20 @@ pub fn write_outputs(
         names: &run.dim_names,
         labels: &run.dim_labels,
     };
-    let why = run
-        .certificate
-        .as_ref()
-        .map(|c| certify::why::of_tables(tables, c));
+    // The two derived views, built side by side: why each secondary cell
+    // is masked (cells.csv) and the release report.
+    let (why, page) = rayon::join(
+        || {
+            run.certificate
+                .as_ref()
+                .map(|c| certify::why::of_tables(tables, c))
+        },
+        || {
+            run.protected().then(|| {
+                crate::html::release_report(&run.report, tables, s, &run.dim_names, decimals)
+            })
+        },
+    );
     dir.write("cells.csv", |w| {
         write::cells_csv(w, s, d, tables, decimals, why.as_deref())
     })?;
@@ -454,11 +464,9 @@ pub fn write_outputs(
     } else {
         dir.remove("published.csv");
     }
-    if run.protected() {
-        let page = crate::html::release_report(&run.report, tables, s, &run.dim_names, decimals);
-        dir.write("report.html", |w| w.write_all(page.as_bytes()))?;
-    } else {
-        dir.remove("report.html");
+    match page {
+        Some(page) => dir.write("report.html", |w| w.write_all(page.as_bytes()))?,
+        None => dir.remove("report.html"),
     }
     if tau_argus {
         // Internal, like cells.csv: τ-ARGUS's layouts of every table.
