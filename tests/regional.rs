@@ -258,6 +258,31 @@ fn a_generated_regional_file_is_protected_and_audited_again() {
     audit(false).success().stdout(predicate::str::contains(
         "protection levels were not checked (they need the records: --input)",
     ));
+    // The report's fact sheets: one per department with data, both flows.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let published = read_csv(&out.join("published.csv"));
+    let mut departments: Vec<&str> = published
+        .iter()
+        .map(|r| r["department"].as_str())
+        .filter(|d| {
+            d.len() <= 3 && *d != "FR" && d.chars().next().is_some_and(|c| c.is_ascii_digit())
+        })
+        .collect();
+    departments.sort();
+    departments.dedup();
+    assert!(departments.len() > 5, "{departments:?}");
+    for d in &departments {
+        assert!(
+            page.contains(&format!("<section><h3>{d}</h3>")),
+            "no sheet for {d}"
+        );
+    }
+    assert!(page.contains("<h4>imports</h4>") && page.contains("<h4>exports</h4>"));
+    // Product groups are the A17 sections (C1, ..., not HS chapters).
+    assert!(
+        (1..=5).any(|k| page.contains(&format!(">\nC{k}\n</text>"))),
+        "A17 bars"
+    );
 }
 
 /// A shipped rule set may be named instead of given as a file; a name
