@@ -1,8 +1,9 @@
 //! Reading a masked table for `cellmask audit`, whoever produced it.
 //!
 //! A published table is a CSV with the split and dimension columns of the
-//! rules, a `value` column and optionally a `status` column, or τ-ARGUS's
-//! code-value output with status numbers (no header). A status is read as
+//! rules, a `value` column and optionally a `status` column, or a
+//! header-less τ-ARGUS file: its code-value output with status numbers, or
+//! a table written with `SO+` (status letters). A status is read as
 //! cellmask, τ-ARGUS, rtauargus, sdcTable or GaussSuppression write it
 //! ([`status_means`]); with no status column, a cell is masked when its
 //! value is empty or a marker such as `x`, `s`, `.`, `-`, `c`, `D` or `NA`. Every cell of every level is one row; a
@@ -41,15 +42,16 @@ pub enum Meaning {
 /// GaussSuppression write it (case-insensitive): published for
 /// `published`, `safe`, τ-ARGUS 1 (safe), 2 (safe, manual) and 10
 /// (protected), rtauargus `V`, sdcTable `s` and `z`, τ-ARGUS tabular `S`
-/// and `P`, GaussSuppression `FALSE`; empty for τ-ARGUS 13 and 14; masked
-/// for anything else (`masked`, `primary`, `secondary`, τ-ARGUS 3-9, 11,
-/// 12, rtauargus `A` `B` `C` `D`, sdcTable `u` and `x`, `TRUE`...).
+/// and `P`, GaussSuppression `FALSE`; empty for τ-ARGUS 13 and 14 and
+/// the `E` of its written tables; masked for anything else (`masked`,
+/// `primary`, `secondary`, τ-ARGUS 3-9, 11, 12 and its tables' `U` and
+/// `M`, rtauargus `A` `B` `C` `D`, sdcTable `u` and `x`, `TRUE`...).
 pub fn status_means(status: &str) -> Meaning {
     match status.trim().to_ascii_lowercase().as_str() {
         "published" | "safe" | "1" | "2" | "10" | "v" | "s" | "z" | "p" | "false" => {
             Meaning::Published
         }
-        "13" | "14" => Meaning::Empty,
+        "13" | "14" | "e" => Meaning::Empty,
         _ => Meaning::Masked,
     }
 }
@@ -97,26 +99,53 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
     // τ-ARGUS tables carry no split columns: then the file is one table.
     let dims = rules.dimensions.len();
     let splits = rules.input.split.len();
-    let tau_width = [splits + dims, dims].into_iter().find(|&w| {
-        !headers.iter().any(|h| h == "value")
-            && headers.len() == w + 2
+    // The status column of a header-less τ-ARGUS file: a number 1-14 right
+    // after the value (code-value output), or the first one-letter field
+    // after it (tables written with SO+: value, frequency, ..., S/U/M/E).
+    let status_at = |w: usize| -> Option<usize> {
+        if headers.iter().any(|h| h == "value") || headers.len() < w + 2 {
+            return None;
+        }
+        let numeric = |f: &str| f == "-" || f.replace(',', ".").parse::<f64>().is_ok();
+        if !numeric(&headers[w]) {
+            return None;
+        }
+        if headers.len() == w + 2
             && headers[w + 1]
                 .parse::<u8>()
                 .is_ok_and(|s| (1..=14).contains(&s))
-    });
-    let tau = tau_width.is_some();
-    let no_split_columns = tau_width == Some(dims) && splits > 0;
-    let headers: Vec<String> = if tau {
-        let mut h: Vec<String> = if no_split_columns {
-            Vec::new()
-        } else {
-            rules.input.split.clone()
-        };
-        h.extend(rules.dimensions.iter().map(|d| d.name.clone()));
-        h.extend(["value".to_string(), "status".to_string()]);
-        h
-    } else {
-        headers
+        {
+            return Some(w + 1);
+        }
+        (w + 1..headers.len()).find(|&k| {
+            let f = headers[k].as_bytes();
+            f.len() == 1 && f[0].is_ascii_uppercase()
+        })
+    };
+    let tau_at = [splits + dims, dims]
+        .into_iter()
+        .find_map(|w| status_at(w).map(|k| (w, k)));
+    let tau = tau_at.is_some();
+    let no_split_columns = tau_at.is_some_and(|(w, _)| w == dims) && splits > 0;
+    let headers: Vec<String> = match tau_at {
+        Some((w, k)) => {
+            let mut h: Vec<String> = if no_split_columns {
+                Vec::new()
+            } else {
+                rules.input.split.clone()
+            };
+            h.extend(rules.dimensions.iter().map(|d| d.name.clone()));
+            h.push("value".to_string());
+            for j in w + 1..headers.len() {
+                h.push(if j == k {
+                    "status".to_string()
+                } else {
+                    format!("τ-ARGUS field {}", j + 1)
+                });
+            }
+            h
+        }
+        None => headers,
     };
     let first: Option<csv::StringRecord> = if tau {
         rdr.headers().ok().cloned()

@@ -251,10 +251,12 @@ fn peer_status_codes() {
         "u",
         "x",
         "TRUE",
+        "U",
+        "M",
     ] {
         assert_eq!(status_means(s), Meaning::Masked, "{s}");
     }
-    for s in ["13", "14"] {
+    for s in ["13", "14", "E"] {
         assert_eq!(status_means(s), Meaning::Empty, "{s}");
     }
 }
@@ -337,6 +339,21 @@ fn tauargus_microdata_through_its_metadata() {
         .arg(&asc)
         .assert()
         .success();
+    // pytauargus' Modular on the same table, as τ-ARGUS writes a table
+    // (SO+: status letters S/U/M/E among other fields), audited as written.
+    let out = d.join("modular");
+    cellmask()
+        .args(["audit", "-q", "--rules"])
+        .arg(&rules)
+        .arg("--published")
+        .arg(data("peers/pytauargus_modular_simple2d.tab"))
+        .arg("--input")
+        .arg(&asc)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(read_csv(&out.join("audit.csv")).len(), 9 + 12);
 }
 
 /// A broken τ-ARGUS metadata file is named with its line, nothing written.
