@@ -53,11 +53,7 @@ impl<'a> Released<'a> {
 
     /// The published value of the cell at `coords`, if it exists and is published.
     fn value(&self, coords: &[NodeId]) -> Option<i64> {
-        let key: u64 = coords
-            .iter()
-            .enumerate()
-            .map(|(k, &n)| n as u64 * self.table.stride(k))
-            .sum();
+        let key = self.table.key(coords);
         self.table.find(key).and_then(|i| self.cells[i].1)
     }
 }

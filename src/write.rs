@@ -233,13 +233,7 @@ fn protects_field(t: &Table, masked: &[u32], p: &Protects) -> String {
         .cells
         .iter()
         .map(|&i| {
-            let key = t.cells[masked[i as usize] as usize].key;
-            let coords = t.coords(key);
-            t.dims
-                .iter()
-                .enumerate()
-                .map(|(k, h)| h.code(coords[k]).to_string())
-                .collect::<Vec<_>>()
+            t.codes(t.cells[masked[i as usize] as usize].key)
                 .join(" x ")
         })
         .collect();

@@ -162,28 +162,7 @@ impl Neighbourhood {
 
     /// Positions of the existing cells, sorted.
     pub fn cells(&self, table: &Table) -> Vec<u32> {
-        if self.whole {
-            return (0..table.cells.len() as u32).collect();
-        }
-        let ndims = self.nodes.len();
-        let mut out = Vec::new();
-        let mut idx = vec![0usize; ndims];
-        'product: loop {
-            let key: u64 = (0..ndims)
-                .map(|k| self.nodes[k][idx[k]] as u64 * table.stride(k))
-                .sum();
-            if let Some(c) = table.find(key) {
-                out.push(c as u32);
-            }
-            for k in (0..ndims).rev() {
-                idx[k] += 1;
-                if idx[k] < self.nodes[k].len() {
-                    continue 'product;
-                }
-                idx[k] = 0;
-            }
-            break;
-        }
+        let mut out = self.cells_upto(table, Some, usize::MAX).expect("no limit");
         out.sort_unstable();
         out
     }
