@@ -36,6 +36,7 @@
 //! too are independent and solved in parallel.
 
 use highs::{Col, HighsModelStatus, RowProblem};
+use rayon::prelude::*;
 
 use crate::audit::equations::Equation;
 use crate::audit::exact::{self, Point};
@@ -84,9 +85,126 @@ pub fn mask_patterns(
         cell.upper_protection.max(cell.lower_protection)
     };
     cells.sort_by(|&a, &b| level(b).cmp(&level(a)).then(a.cmp(&b)));
+    if table.cells.len() <= WHOLE_MAX_CELLS || cells.len() < SPLIT_FROM {
+        return pattern_pass(table, inst, &cells, proofs);
+    }
+    // Big tables: cells under no branch first, then the branches in
+    // groups side by side, each from the masking before them.
+    let (first, groups) = split_by_branch(table, &cells);
+    let (mut masked, mut solves) = pattern_pass(table, inst, &first, proofs)?;
+    let known = proofs.witnesses.len();
+    let results: Vec<Result<Group, LpError>> = groups
+        .par_iter()
+        .map(|cells| {
+            let (mut t, mut p) = (table.clone(), proofs.clone());
+            let (_, solves) = pattern_pass(&mut t, inst, cells, &mut p)?;
+            let newly = (0..t.cells.len() as u32)
+                .filter(|&c| {
+                    t.cells[c as usize].status.is_masked()
+                        && !table.cells[c as usize].status.is_masked()
+                })
+                .collect();
+            Ok(Group {
+                newly,
+                witnesses: p.witnesses.split_off(known),
+                solves,
+            })
+        })
+        .collect();
+    // Every group's masks and witnesses, in group order.
+    for g in results {
+        let g = g?;
+        solves += g.solves;
+        for c in g.newly {
+            let cell = &mut table.cells[c as usize];
+            if !cell.status.is_masked() {
+                cell.status = Status::Secondary;
+                masked += 1;
+            }
+        }
+        for w in g.witnesses {
+            proofs.add(w);
+        }
+    }
+    Ok((masked, solves))
+}
+
+/// What one group of [`split_by_branch`] masked and proved.
+struct Group {
+    newly: Vec<u32>,
+    witnesses: Vec<Witness>,
+    solves: usize,
+}
+
+/// Groups of branches a big table's patterns are searched in (a fixed
+/// number: the masking must not depend on the threads).
+const GROUPS: usize = 4;
+
+/// Failing cells from which a big table's patterns are searched in two
+/// halves side by side.
+const SPLIT_FROM: usize = 64;
+
+/// Splits cells (in order) by their branch: the node just under the root
+/// of the dimension with the most such branches among them. Cells at that
+/// dimension's root come first (their patterns span branches); the
+/// branches go to [`GROUPS`] groups of about equal counts. A pattern moves
+/// cells near its own, so the groups seldom meet; when they do, each only
+/// misses the others' masks (safe: more masked cells never void a
+/// pattern). The split depends on the cells alone, never on the threads.
+fn split_by_branch(table: &Table, cells: &[u32]) -> (Vec<u32>, Vec<Vec<u32>>) {
+    let branch = |c: u32, k: usize| -> Option<u32> {
+        let h = &table.dims[k];
+        let mut n = table.coords(table.cells[c as usize].key)[k];
+        while h.depth(n) > 1 {
+            n = h.parent(n).expect("a node below the root has a parent");
+        }
+        (h.depth(n) == 1).then_some(n)
+    };
+    let dim = (0..table.dims.len())
+        .max_by_key(|&k| {
+            let mut b: Vec<u32> = cells.iter().filter_map(|&c| branch(c, k)).collect();
+            b.sort_unstable();
+            b.dedup();
+            (b.len(), std::cmp::Reverse(k))
+        })
+        .unwrap_or(0);
+    let mut counts: std::collections::BTreeMap<u32, usize> = Default::default();
+    for &c in cells {
+        if let Some(b) = branch(c, dim) {
+            *counts.entry(b).or_default() += 1;
+        }
+    }
+    let mut order: Vec<(u32, usize)> = counts.into_iter().collect();
+    order.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    let mut group_of: std::collections::BTreeMap<u32, usize> = Default::default();
+    let mut sizes = [0usize; GROUPS];
+    for (b, n) in order {
+        let g = (0..GROUPS).min_by_key(|&g| (sizes[g], g)).expect("groups");
+        sizes[g] += n;
+        group_of.insert(b, g);
+    }
+    let mut first = Vec::new();
+    let mut groups = vec![Vec::new(); GROUPS];
+    for &c in cells {
+        match branch(c, dim) {
+            None => first.push(c),
+            Some(b) => groups[group_of[&b]].push(c),
+        }
+    }
+    (first, groups)
+}
+
+/// Patterns for `cells`, one after the other in that order (see
+/// [`mask_patterns`]); a cell an earlier pattern protects is skipped.
+fn pattern_pass(
+    table: &mut Table,
+    inst: &Instance,
+    cells: &[u32],
+    proofs: &mut Proofs,
+) -> Result<(usize, usize), LpError> {
     let mut lps = Lps::new(table);
     let (mut masked, mut solves) = (0, 0);
-    for p in cells {
+    for &p in cells {
         let cell = &table.cells[p as usize];
         let t = cell.value as f64;
         let target = target_of(cell, true);
