@@ -57,12 +57,31 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// One input problem: where it is and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based line of the file, when the problem has one.
+    pub line: Option<u64>,
+    pub reason: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        match self.line {
+            Some(l) => write!(f, "{file}:{l}: {}", self.reason),
+            None => write!(f, "{file}: {}", self.reason),
+        }
+    }
+}
+
 /// A list of input problems, each `FILE:LINE: reason`. Only the first
 /// [`MAX_DIAGNOSTICS`] are kept; the others are counted.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
-    /// (line, message), in the order found.
-    shown: Vec<(Option<u64>, String)>,
+    /// In the order found.
+    shown: Vec<Diagnostic>,
     total: usize,
 }
 
@@ -70,16 +89,17 @@ impl Diagnostics {
     pub fn push(&mut self, file: impl AsRef<Path>, line: Option<u64>, reason: impl Into<String>) {
         self.total += 1;
         if self.shown.len() < MAX_DIAGNOSTICS {
-            let reason = reason.into();
-            let file = file.as_ref().display();
-            self.shown.push((
+            self.shown.push(Diagnostic {
+                file: file.as_ref().to_path_buf(),
                 line,
-                match line {
-                    Some(l) => format!("{file}:{l}: {reason}"),
-                    None => format!("{file}: {reason}"),
-                },
-            ));
+                reason: reason.into(),
+            });
         }
+    }
+
+    /// The problems kept (the first [`MAX_DIAGNOSTICS`]), in order.
+    pub fn kept(&self) -> &[Diagnostic] {
+        &self.shown
     }
 
     pub fn is_empty(&self) -> bool {
@@ -97,7 +117,7 @@ impl Diagnostics {
             all.total += p.total;
             all.shown.extend(p.shown);
         }
-        all.shown.sort_by_key(|(line, _)| *line);
+        all.shown.sort_by_key(|d| d.line);
         all.shown.truncate(MAX_DIAGNOSTICS);
         all
     }
@@ -114,11 +134,11 @@ impl Diagnostics {
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (_, s)) in self.shown.iter().enumerate() {
+        for (i, d) in self.shown.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{s}")?;
+            write!(f, "{d}")?;
         }
         let hidden = self.total - self.shown.len();
         if hidden > 0 {

@@ -505,8 +505,13 @@ impl Rules {
             }
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        Self::parse(path, &text, &|rel| {
+        Self::from_text(path, &text, path.parent().unwrap_or(Path::new("")))
+    }
+
+    /// Parses rules held in memory (named `shown` in messages); hierarchy
+    /// files are resolved against `base` (the Python package's rules dicts).
+    pub fn from_text(shown: &Path, text: &str, base: &Path) -> Result<Rules> {
+        Self::parse(shown, text, &|rel| {
             let p = base.join(rel);
             let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
             Ok((p, text))
