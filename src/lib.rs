@@ -2,7 +2,8 @@
 //!
 //! The `protect` pipeline, one module a stage:
 //!
-//! 1. [`read`]: records to per-contributor detailed sums;
+//! 1. [`read`]: records to per-contributor detailed sums (or [`tabular`]:
+//!    tables given cell by cell, read straight into tables);
 //! 2. [`aggregate`]: every cell of every table along the hierarchies;
 //! 3. [`primary`]: primary secrets and protection levels;
 //! 4. [`regroup`]: secret codes published at a coarser level or in
@@ -41,5 +42,6 @@ pub mod rules;
 pub mod schedule;
 pub mod secondary;
 pub mod table;
+pub mod tabular;
 pub mod tau;
 pub mod write;

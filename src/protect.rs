@@ -72,20 +72,7 @@ impl Run {
 /// Runs the pipeline on a records file; nothing is written.
 pub fn run(rules: &Rules, input: &Path, opts: &Options) -> Result<Run> {
     let mut timings = BTreeMap::new();
-    let t = Instant::now();
-    let data = {
-        let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let bar = Progress::bytes(len, "reading", opts.quiet);
-        let data = read_from(input, bar.wrap_read(file), rules)?;
-        bar.finish();
-        data
-    };
-    timings.insert("read", t.elapsed().as_millis() as u64);
-
-    let t = Instant::now();
-    let mut tables = aggregate_all(&data, rules)?;
-    timings.insert("aggregate", t.elapsed().as_millis() as u64);
+    let (data, mut tables) = read_tables(rules, input, opts.quiet, &mut timings)?;
 
     let t = Instant::now();
     tables.par_iter_mut().for_each(|table| {
@@ -411,6 +398,36 @@ pub fn aggregate_all(data: &Microdata, rules: &Rules) -> Result<Vec<Table>> {
         .par_iter()
         .map(|t| aggregate_one(t, &data.hierarchies, top))
         .collect()
+}
+
+/// read -> aggregate: the tables of a records file, or of a file of cells
+/// (read straight into tables, see [`crate::tabular`]); stage times go to
+/// `timings`.
+pub fn read_tables(
+    rules: &Rules,
+    input: &Path,
+    quiet: bool,
+    timings: &mut BTreeMap<&'static str, u64>,
+) -> Result<(Microdata, Vec<Table>)> {
+    let t = Instant::now();
+    if let Some(cols) = &rules.input.cells {
+        let read = crate::tabular::read_cells(input, rules, cols)?;
+        timings.insert("read", t.elapsed().as_millis() as u64);
+        return Ok(read);
+    }
+    let data = {
+        let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = Progress::bytes(len, "reading", quiet);
+        let data = read_from(input, bar.wrap_read(file), rules)?;
+        bar.finish();
+        data
+    };
+    timings.insert("read", t.elapsed().as_millis() as u64);
+    let t = Instant::now();
+    let tables = aggregate_all(&data, rules)?;
+    timings.insert("aggregate", t.elapsed().as_millis() as u64);
+    Ok((data, tables))
 }
 
 /// Aggregates one table along the given trees.

@@ -101,7 +101,12 @@ struct TreatmentFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InputFile {
-    contributor: String,
+    contributor: Option<String>,
+    /// Cells instead of records: the column of each cell's contributor count.
+    frequency: Option<String>,
+    /// With `frequency`: the columns of each cell's largest contributions.
+    #[serde(default)]
+    top: Vec<String>,
     value: String,
     #[serde(default = "default_decimals")]
     decimals: u32,
@@ -286,7 +291,11 @@ pub struct Treatment {
 /// Which columns of the records hold what.
 #[derive(Debug, Clone)]
 pub struct InputRules {
+    /// The contributor's column (records; empty when the input is cells).
     pub contributor: String,
+    /// When set, the input is a table given cell by cell, not records
+    /// (see [`crate::tabular`]).
+    pub cells: Option<CellColumns>,
     pub value: String,
     /// Fixed-point scale of values: amounts are integers of `10^-decimals`.
     pub decimals: u32,
@@ -302,6 +311,15 @@ pub struct InputRules {
     /// τ-ARGUS metadata (`rda` in the rules): records are then a τ-ARGUS
     /// data file (`.asc`, fixed width or separated) read through it.
     pub rda: Option<Arc<crate::tau::Rda>>,
+}
+
+/// The columns of a file of cells (`frequency` and `top` under `[input]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellColumns {
+    /// Each cell's number of contributors.
+    pub frequency: String,
+    /// Each cell's largest contributions (τ-ARGUS's `<MAXSCORE>` fields).
+    pub top: Vec<String>,
 }
 
 /// One classification of the table and where its tree comes from.
@@ -770,6 +788,55 @@ impl Rules {
                 });
             }
         }
+        let cells = match (&f.input.contributor, &f.input.frequency) {
+            (Some(_), None) if !f.input.top.is_empty() => {
+                return Err(bad(
+                    "input.top goes with input.frequency (a file of cells)".into()
+                ))
+            }
+            (Some(_), None) => None,
+            (None, Some(frequency)) => {
+                let needed = PrimaryRules {
+                    min_contributors: f.primary.min_contributors,
+                    dominance: f.primary.dominance.clone(),
+                    p_percent: f.primary.p_percent,
+                }
+                .top_needed();
+                let why = if f.input.holding.is_some() {
+                    Some("input.holding: a file of cells has no contributors to group".to_string())
+                } else if regroup.is_some() || !treatments.is_empty() {
+                    Some("[regroup] and record treatments need records, not a file of cells".into())
+                } else if f.input.top.len() < needed {
+                    Some(format!(
+                        "the primary rules need each cell's {needed} largest contribution(s): \
+                         input.top names {} column(s)",
+                        f.input.top.len()
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(bad(why));
+                }
+                Some(CellColumns {
+                    frequency: frequency.clone(),
+                    top: f.input.top.clone(),
+                })
+            }
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "input.contributor (records) or input.frequency (a file of cells), not both"
+                        .into(),
+                ))
+            }
+            (None, None) => {
+                return Err(bad(
+                    "input.contributor is missing (the records' contributor column; or \
+                     input.frequency for a file of cells)"
+                        .into(),
+                ))
+            }
+        };
         let name = f.name.unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -779,7 +846,8 @@ impl Rules {
             name,
             description: f.description,
             input: InputRules {
-                contributor: f.input.contributor,
+                contributor: f.input.contributor.unwrap_or_default(),
+                cells,
                 value: f.input.value,
                 decimals: f.input.decimals,
                 holding: f.input.holding,

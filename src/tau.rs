@@ -134,6 +134,10 @@ pub struct RdaVar {
     pub levels: Vec<usize>,
     pub totcode: Option<String>,
     pub holding: bool,
+    /// `<FREQUENCY>`: a tabular file's contributor counts.
+    pub frequency: bool,
+    /// `<MAXSCORE>`: one of a tabular file's largest contributions.
+    pub maxscore: bool,
 }
 
 /// A τ-ARGUS metadata file: the separator of a free-format file (None:
@@ -191,6 +195,8 @@ impl Rda {
                     }
                     "TOTCODE" => var.totcode = Some(unquote(arg)),
                     "HOLDING" => var.holding = true,
+                    "FREQUENCY" => var.frequency = true,
+                    "MAXSCORE" => var.maxscore = true,
                     // Labels, distances, weights, requests, lead strings...: not needed.
                     _ => {}
                 }
@@ -279,18 +285,43 @@ impl Rda {
         let v = self
             .var(value)
             .ok_or_else(|| format!("no variable '{value}' in the metadata"))?;
-        let contributor = self
+        let name = rda_file.trim_end_matches(".rda");
+        let mut out = format!(
+            "# From the τ-ARGUS metadata {rda_file}: edit freely.\nname = \"{name}\"\n\n[input]\n"
+        );
+        let frequency = self.vars.iter().find(|v| v.frequency);
+        let tops: Vec<String> = self
             .vars
             .iter()
-            .find(|v| v.holding)
-            .map_or("record".to_string(), |h| h.name.clone());
-        let mut out = format!(
-            "# From the τ-ARGUS metadata {rda_file}: edit freely.\nname = \"{}\"\n\n[input]\n\
-             rda = \"{rda_file}\"          # records are read from the .asc file through it\n\
-             contributor = \"{contributor}\"\nvalue = \"{value}\"\ndecimals = {}\n",
-            rda_file.trim_end_matches(".rda"),
-            v.decimals
-        );
+            .filter(|v| v.maxscore)
+            .map(|v| format!("\"{}\"", v.name))
+            .collect();
+        match frequency {
+            // Tabular metadata: cells are read from the .tab file.
+            Some(f) => {
+                let _ = write!(
+                    out,
+                    "rda = \"{rda_file}\"          # cells are read from the .tab file through it\n\
+                     frequency = \"{}\"             # each cell's contributors\n\
+                     top = [{}]             # each cell's largest contributions\n",
+                    f.name,
+                    tops.join(", ")
+                );
+            }
+            None => {
+                let contributor = self
+                    .vars
+                    .iter()
+                    .find(|v| v.holding)
+                    .map_or("record".to_string(), |h| h.name.clone());
+                let _ = write!(
+                    out,
+                    "rda = \"{rda_file}\"          # records are read from the .asc file through it\n\
+                     contributor = \"{contributor}\"\n"
+                );
+            }
+        }
+        let _ = write!(out, "value = \"{value}\"\ndecimals = {}\n", v.decimals);
         for d in dimensions {
             let var = self
                 .var(d)
@@ -314,9 +345,15 @@ impl Rda {
                 let _ = writeln!(out, "flat = true");
             }
         }
-        out.push_str(
-            "\n[primary]\nmin_contributors = 3\ndominance = [{ n = 1, k = 85 }]\n# p_percent = 15\n\n\
-             [protection]\nsafety_range = 10\n",
+        let dominance = if frequency.is_some() && tops.is_empty() {
+            "# dominance and p% need the largest contributions (<MAXSCORE> fields)\n"
+        } else {
+            "dominance = [{ n = 1, k = 85 }]\n"
+        };
+        let _ = write!(
+            out,
+            "\n[primary]\nmin_contributors = 3\n{dominance}# p_percent = 15\n\n\
+             [protection]\nsafety_range = 10\n"
         );
         Ok(out)
     }

@@ -279,20 +279,7 @@ fn tauargus_microdata_through_its_metadata() {
     )
     .unwrap();
     std::fs::copy(data("peers/tauargus_region2.hrc"), d.join("region2.hrc")).unwrap();
-    let made = cellmask()
-        .args([
-            "rules-from-rda",
-            "--dimensions",
-            "Size,Region",
-            "--value",
-            "Var2",
-            "--rda",
-        ])
-        .arg(d.join("Tau_TestW.rda"))
-        .output()
-        .unwrap();
-    assert!(made.status.success());
-    let toml = String::from_utf8(made.stdout).unwrap();
+    let toml = size_region_rules(&d.join("Tau_TestW.rda"));
     assert!(toml.contains("hrc = \"region2.hrc\"") && toml.contains("flat = true"));
     let toml = toml
         .replace("min_contributors = 3", "min_contributors = 0")
@@ -356,6 +343,24 @@ fn tauargus_microdata_through_its_metadata() {
     assert_eq!(read_csv(&out.join("audit.csv")).len(), 9 + 12);
 }
 
+/// The rules `cellmask rules-from-rda` prints for Size x Region on Var2.
+fn size_region_rules(rda: &std::path::Path) -> String {
+    let made = cellmask()
+        .args([
+            "rules-from-rda",
+            "--dimensions",
+            "Size,Region",
+            "--value",
+            "Var2",
+            "--rda",
+        ])
+        .arg(rda)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    String::from_utf8(made.stdout).unwrap()
+}
+
 /// A broken τ-ARGUS metadata file is named with its line, nothing written.
 #[test]
 fn broken_rda_names_its_line() {
@@ -379,4 +384,170 @@ fn broken_rda_names_its_line() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("m.rda:3:"));
+}
+
+/// τ-ARGUS tabular input: `pp.tab` (no microdata: each cell's value,
+/// frequency and two largest contributions) read through `pp.rda`, as
+/// `rules-from-rda` writes the rules. Its `Var2` is not additive (a total
+/// differs from its detail by one unit: named by line, nothing written);
+/// `Var2_Shadow` is, and cellmask's primary cells under NK(1,85) and at
+/// least 3 contributors are exactly the file's 9 unsafe (U) cells.
+#[test]
+fn tauargus_tabular_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(data("peers/tauargus_pp.tab"), d.join("pp.tab")).unwrap();
+    std::fs::copy(data("peers/tauargus_pp.rda"), d.join("pp.rda")).unwrap();
+    std::fs::copy(data("peers/tauargus_region2.hrc"), d.join("region2.hrc")).unwrap();
+    let toml = size_region_rules(&d.join("pp.rda"));
+    assert!(toml.contains("frequency = \"FreqVar\""), "{toml}");
+    assert!(toml.contains("top = [\"Top1\", \"Top2\"]"), "{toml}");
+    assert!(!toml.contains("contributor ="), "{toml}");
+    let rules = d.join("pp.toml");
+    std::fs::write(&rules, &toml).unwrap();
+    let tab = d.join("pp.tab");
+    let out = d.join("out");
+    let bad = protect_cmd(&rules, &tab, &out).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    for line in [1, 6, 7, 37] {
+        assert!(
+            err.contains(&format!("pp.tab:{line}: the cell's value is not the sum")),
+            "{err}"
+        );
+    }
+    assert!(!out.exists());
+
+    std::fs::write(
+        &rules,
+        toml.replace("value = \"Var2\"", "value = \"Var2_Shadow\""),
+    )
+    .unwrap();
+    protect_cmd(&rules, &tab, &out).assert().success();
+    let cells = read_csv(&out.join("cells.csv"));
+    // 153 rows, 34 of them empty (frequency 0): 119 cells, as from the microdata.
+    assert_eq!(cells.len(), 119);
+    let text = std::fs::read_to_string(&tab).unwrap();
+    let field = |s: &str| s.trim().trim_matches('"').trim().to_string();
+    let mut theirs: Vec<(String, String)> = text
+        .lines()
+        .map(|l| l.split(';').collect::<Vec<_>>())
+        .filter(|f| f[8] == "U")
+        .map(|f| (field(f[0]), field(f[1])))
+        .collect();
+    let mut ours: Vec<(String, String)> = cells
+        .iter()
+        .filter(|c| c["status"] == "primary")
+        .map(|c| (c["Size"].clone(), c["Region"].clone()))
+        .collect();
+    theirs.sort();
+    ours.sort();
+    assert_eq!(ours.len(), 9);
+    assert_eq!(ours, theirs);
+    // The grand total as the file gives it (frequency included).
+    let total = cells
+        .iter()
+        .find(|c| c["Size"] == "Total" && c["Region"] == "Total")
+        .unwrap();
+    assert_eq!(
+        (total["value"].as_str(), total["contributors"].as_str()),
+        ("16847646.84", "42723")
+    );
+    // The release audited with the table of cells as its "records".
+    cellmask()
+        .args(["audit", "-q", "--rules"])
+        .arg(&rules)
+        .arg("--published")
+        .arg(out.join("published.csv"))
+        .arg("--input")
+        .arg(&tab)
+        .assert()
+        .success();
+}
+
+/// A CSV of cells with a header: totals the file leaves out are summed from
+/// its detail (frequencies added, largest contributions merged); bad rows
+/// are named by line.
+#[test]
+fn csv_of_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rules = d.join("cells.toml");
+    std::fs::write(
+        &rules,
+        "[input]\nfrequency = 'n'\ntop = ['t1']\nvalue = 'v'\n\
+         [[dimension]]\nname = 'a'\nflat = true\nroot = 'T'\n\
+         [[dimension]]\nname = 'b'\nflat = true\nroot = 'T'\n",
+    )
+    .unwrap();
+    let input = d.join("cells.csv");
+    std::fs::write(
+        &input,
+        "a,b,v,n,t1\nx,p,100.00,5,30.00\nx,q,50.00,2,40.00\ny,p,80.00,4,20.00\ny,q,70.00,6,15.00\nT,T,300.00,12,40.00\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    protect_cmd(&rules, &input, &out).assert().success();
+    let cells = read_csv(&out.join("cells.csv"));
+    assert_eq!(cells.len(), 9);
+    let cell = |a: &str, b: &str| {
+        cells
+            .iter()
+            .find(|c| c["a"] == a && c["b"] == b)
+            .unwrap()
+            .clone()
+    };
+    // Computed: x's total 150 with 5 + 2 contributors; given: T,T keeps its 12.
+    assert_eq!(
+        (
+            cell("x", "T")["value"].as_str(),
+            cell("x", "T")["contributors"].as_str()
+        ),
+        ("150.00", "7")
+    );
+    assert_eq!(cell("T", "T")["contributors"], "12");
+    assert_eq!(cell("x", "q")["status"], "primary");
+    assert_eq!(cell("x", "q")["rule"], "frequency");
+
+    std::fs::write(
+        &input,
+        "a,b,v,n,t1\nx,p,100.00,5,30.00\nz,q,50.00,2,40.00\ny,p,80.00,0,20.00\ny,q,70.00,6,90.00\nx,p,1.00,1,1.00\n",
+    )
+    .unwrap();
+    let out = d.join("bad");
+    let bad = protect_cmd(&rules, &input, &out).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("cells.csv:4: a value without contributors"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cells.csv:5: largest contributions above the cell's value"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    std::fs::write(
+        &input,
+        "a,b,v,n,t1\nx,p,100.00,5,30.00\nz,q,50.00,2,40.00\nx,p,1.00,1,1.00\n",
+    )
+    .unwrap();
+    let bad = protect_cmd(&rules, &input, &out).output().unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("cells.csv:4: the same cell as line 2"),
+        "{err}"
+    );
+    // Records' rules keys that a file of cells cannot have.
+    std::fs::write(
+        &rules,
+        "[input]\nfrequency = 'n'\nvalue = 'v'\n[[dimension]]\nname = 'a'\nflat = true\nroot = 'T'\n",
+    )
+    .unwrap();
+    let bad = protect_cmd(&rules, &input, &out).output().unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("largest contribution(s): input.top names 0"),
+        "{err}"
+    );
 }

@@ -17,8 +17,18 @@ use cellmask::protect::{self as pipeline, Options};
 use cellmask::rules::{Method, Rules};
 use cellmask::write::ReleaseFormat;
 
-create_exception!(_cellmask, InputError, PyValueError, "Bad input: FILE:LINE: reason each.");
-create_exception!(_cellmask, UsageError, PyValueError, "Settings that cannot work.");
+create_exception!(
+    _cellmask,
+    InputError,
+    PyValueError,
+    "Bad input: FILE:LINE: reason each."
+);
+create_exception!(
+    _cellmask,
+    UsageError,
+    PyValueError,
+    "Settings that cannot work."
+);
 
 /// The Python exception for a cellmask error.
 fn py_err(e: Error) -> PyErr {
@@ -38,14 +48,20 @@ fn py_err(e: Error) -> PyErr {
 
 /// Rules from a file or shipped name (`rules`), or from TOML text with
 /// hierarchy files resolved against `base`.
-fn load_rules(rules: Option<PathBuf>, text: Option<String>, base: Option<PathBuf>) -> PyResult<Rules> {
+fn load_rules(
+    rules: Option<PathBuf>,
+    text: Option<String>,
+    base: Option<PathBuf>,
+) -> PyResult<Rules> {
     match (rules, text) {
         (Some(path), None) => Rules::load(&path).map_err(py_err),
         (None, Some(text)) => {
             let base = base.unwrap_or_else(|| PathBuf::from("."));
             Rules::from_text(Path::new("<rules>"), &text, &base).map_err(py_err)
         }
-        _ => Err(UsageError::new_err("give the rules as a path or as text, not both")),
+        _ => Err(UsageError::new_err(
+            "give the rules as a path or as text, not both",
+        )),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::certify::witness::Q;
 use crate::error::{Error, Result};
 use crate::money::{format_amount, format_bound};
 use crate::primary;
-use crate::protect::{aggregate_all, aggregate_one, audit_all, verdict_with_certificate};
+use crate::protect::{aggregate_one, audit_all, read_tables, verdict_with_certificate};
 use crate::published::read_published;
 use crate::read::{read_records, Microdata};
 use crate::regroup::mapping::{read_csv, unit_depth};
@@ -130,11 +130,13 @@ pub fn load_tables(
         };
     Ok(match input {
         Some(records) => {
-            let data = read_records(records, rules)?;
-            let mut tables = if maps.is_empty() {
-                aggregate_all(&data, rules)?
+            let (data, mut tables) = if maps.is_empty() {
+                read_tables(rules, records, true, &mut BTreeMap::new())?
             } else {
-                regrouped_tables(&data, rules, &maps, regroup.expect("maps come from a file"))?
+                let data = read_records(records, rules)?;
+                let tables =
+                    regrouped_tables(&data, rules, &maps, regroup.expect("maps come from a file"))?;
+                (data, tables)
             };
             for t in &mut tables {
                 primary::apply(t, &rules.primary, &rules.protection);
