@@ -206,3 +206,46 @@ def test_values_are_exact_cents(release):
     pub = release.published.dropna(subset=["value"])
     for v in pub["value"]:
         assert math.isclose(round(v * 100), v * 100, abs_tol=1e-6)
+
+
+@pytest.mark.skipif(not BINARY.exists(), reason="the release binary is built by cargo test --release")
+def test_tau_argus_reads_the_tables_we_write(tmp_path, monkeypatch):
+    """τ-ARGUS's engine (pytauargus) opens `--tau-argus`'s tau_<table>.tab
+    with its .rda as tabular input, protects it with Modular and writes
+    back exactly cellmask's cells, each with its value (or x, masked)."""
+    engine = pytest.importorskip("pytauargus.engine")
+    csv = tmp_path / "records.csv"
+    records().to_csv(csv, index=False)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES_TOML)
+    out = tmp_path / "out"
+    subprocess.run(
+        [BINARY, "protect", "--quiet", "--tau-argus", "--rules", rules, "--input", csv, "--out", out],
+        check=True,
+    )
+    cells = pd.read_csv(out / "cells.csv", dtype=str, keep_default_na=False)
+    monkeypatch.chdir(tmp_path)
+    for flow in ("I", "E"):
+        written = tmp_path / f"tau-{flow}.csv"
+        arb = tmp_path / f"{flow}.arb"
+        arb.write_text(
+            f'<OPENTABLEDATA> "{out}/tau_{flow}.tab"\n'
+            f'<OPENMETADATA> "{out}/tau_{flow}.rda"\n'
+            '<SPECIFYTABLE> "product""country"|"value"||\n'
+            "<SAFETYRULE> FREQ(3,10)\n"
+            "<READTABLE> 1\n"
+            "<SUPPRESS> MOD(1,5,1,1,1)\n"
+            f'<WRITETABLE> (1,2,,"{written}")\n'
+        )
+        engine.run_batch(str(arb))
+        theirs = pd.read_csv(written, dtype=str, keep_default_na=False)
+        theirs = theirs[theirs["value"] != ""]
+        ours = cells[cells["flow"] == flow]
+        ours = dict(zip(zip(ours["product"], ours["country"]), ours["value"]))
+        got = {(p, c): v for p, c, v in zip(theirs["product"], theirs["country"], theirs["value"])}
+        # τ-ARGUS writes its own suppressions as x, empty cells as -.
+        shown = {k: v for k, v in got.items() if v != "-"}
+        assert shown.keys() == ours.keys()
+        assert any(v == "x" for v in shown.values())
+        for k, v in shown.items():
+            assert v == "x" or float(v) == float(ours[k]), k
