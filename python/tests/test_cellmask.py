@@ -69,6 +69,20 @@ def records(n=400, seed=7):
     return pd.DataFrame(rows, dtype=str)
 
 
+def cli_protect(tmp_path, *options):
+    """`cellmask protect` on records() with RULES_TOML; returns its output folder."""
+    csv = tmp_path / "records.csv"
+    records().to_csv(csv, index=False)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES_TOML)
+    out = tmp_path / "out"
+    subprocess.run(
+        [BINARY, "protect", "--quiet", *options, "--rules", rules, "--input", csv, "--out", out],
+        check=True,
+    )
+    return out
+
+
 @pytest.fixture(scope="module")
 def release():
     return cellmask.protect(records(), RULES)
@@ -96,15 +110,7 @@ def test_protect_returns_the_release_as_dataframes(release):
 
 @pytest.mark.skipif(not BINARY.exists(), reason="the release binary is built by cargo test --release")
 def test_same_release_as_the_command_line(release, tmp_path):
-    csv = tmp_path / "records.csv"
-    records().to_csv(csv, index=False)
-    rules = tmp_path / "rules.toml"
-    rules.write_text(RULES_TOML)
-    out = tmp_path / "out"
-    subprocess.run(
-        [BINARY, "protect", "--quiet", "--rules", rules, "--input", csv, "--out", out],
-        check=True,
-    )
+    out = cli_protect(tmp_path)
     cli = pd.read_csv(out / "published.csv", dtype=str, keep_default_na=False)
     ours = release.published
     assert list(cli["status"]) == list(ours["status"])
@@ -214,15 +220,7 @@ def test_tau_argus_reads_the_tables_we_write(tmp_path, monkeypatch):
     with its .rda as tabular input, protects it with Modular and writes
     back exactly cellmask's cells, each with its value (or x, masked)."""
     engine = pytest.importorskip("pytauargus.engine")
-    csv = tmp_path / "records.csv"
-    records().to_csv(csv, index=False)
-    rules = tmp_path / "rules.toml"
-    rules.write_text(RULES_TOML)
-    out = tmp_path / "out"
-    subprocess.run(
-        [BINARY, "protect", "--quiet", "--tau-argus", "--rules", rules, "--input", csv, "--out", out],
-        check=True,
-    )
+    out = cli_protect(tmp_path, "--tau-argus")
     cells = pd.read_csv(out / "cells.csv", dtype=str, keep_default_na=False)
     monkeypatch.chdir(tmp_path)
     for flow in ("I", "E"):
