@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,11 +91,16 @@ def main():
                 ours.append(timed([cm, "protect", "--rules", rules, "--input", recs, "--out", out,
                                    "-q", "--tau-argus"]))
                 work = os.path.join(d, "tau")
+                # τ-ARGUS writes its scratch files (HiTaS.log, sdc.lp...) in its
+                # working folder: a fresh one each run (stale ones crash it).
+                shutil.rmtree(work, ignore_errors=True)
+                os.makedirs(work)
                 try:
                     theirs.append(timed([sys.executable, "-c", CHILD, recs, a.flow, work,
                                          os.path.join(out, "tau_product.hrc"),
                                          os.path.join(out, "tau_country.hrc"),
-                                         TAU_RULES, TAU_SUPPRESS], stderr=subprocess.DEVNULL))
+                                         TAU_RULES, TAU_SUPPRESS], stderr=subprocess.DEVNULL,
+                                        cwd=work))
                 except subprocess.CalledProcessError:
                     theirs.append(None)
             cells = list(csv.DictReader(open(os.path.join(out, "cells.csv"))))
