@@ -58,6 +58,23 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// One page of fact sheets over several releases of the same
+    /// territories or departments (a DROM year's imports and exports).
+    Report {
+        /// Release folders (made by protect or batch).
+        #[arg(required = true)]
+        releases: Vec<PathBuf>,
+        /// The rules of each release, in the same order (default: the
+        /// shipped rule set each release's report.json names).
+        #[arg(long)]
+        rules: Vec<PathBuf>,
+        /// Output folder for report.html.
+        #[arg(long)]
+        out: PathBuf,
+        /// No message at the end.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Audit a masked table (from cellmask or another tool): the attacker's
     /// interval of every masked cell, exact disclosures, and with the
     /// records, the protection of every primary cell.
@@ -227,7 +244,9 @@ pub fn run(cli: Cli) -> Result<i32> {
     // A bad --out is said before any work.
     let out = match &cli.command {
         Command::Demo { out, .. } | Command::Audit { out, .. } => out.clone(),
-        Command::Protect { out, .. } | Command::Batch { out, .. } => Some(out.clone()),
+        Command::Protect { out, .. } | Command::Batch { out, .. } | Command::Report { out, .. } => {
+            Some(out.clone())
+        }
         _ => None,
     };
     if let Some(out) = out {
@@ -273,6 +292,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(crate::batch::exit_code(&outcomes))
         }
+        Command::Report {
+            releases,
+            rules,
+            out,
+            quiet,
+        } => crate::sheets::run(&releases, &rules, &out, quiet),
         Command::Audit {
             rules,
             published,

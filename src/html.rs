@@ -23,11 +23,23 @@ use crate::table::{Status, Table};
 struct Released<'a> {
     table: &'a Table,
     split: String,
+    /// The table's territory (split variable `territory`), if any.
+    territory: Option<String>,
+    /// Its flow (split variable `flow`, else the release's one flow, else
+    /// its split values): what a fact sheet's sections are named after.
+    flow: String,
     cells: Vec<(Vec<NodeId>, Option<i64>, bool)>,
 }
 
 impl<'a> Released<'a> {
-    fn of(table: &'a Table, split_names: &[String]) -> Released<'a> {
+    /// `flow`: the release's one flow when the table has no `flow` split.
+    fn of(table: &'a Table, split_names: &[String], flow: Option<&str>) -> Released<'a> {
+        let split_value = |name: &str| {
+            split_names
+                .iter()
+                .position(|n| n == name)
+                .map(|i| table.split[i].clone())
+        };
         let cells = table
             .cells
             .iter()
@@ -44,8 +56,13 @@ impl<'a> Released<'a> {
             .map(|(n, v)| format!("{n}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
+        let flow = split_value("flow")
+            .or(flow.map(str::to_string))
+            .unwrap_or_else(|| split.clone());
         Released {
             table,
+            territory: split_value("territory"),
+            flow,
             split,
             cells,
         }
@@ -106,7 +123,7 @@ pub fn release_report(
 ) -> String {
     let released: Vec<Released> = tables
         .iter()
-        .map(|t| Released::of(t, split_names))
+        .map(|t| Released::of(t, split_names, None))
         .collect();
     let roles = Roles::of(dim_names);
     let mut body = String::new();
@@ -184,7 +201,7 @@ pub fn release_report(
         ));
     }
     // By territory (a split variable) or department (a dimension).
-    let by_place = by_place(&released, split_names, &roles);
+    let by_place = by_place(&released, &roles);
     if !by_place.is_empty() {
         body.push_str(&figure(
             "Masked share of cells by territory or department",
@@ -207,8 +224,71 @@ pub fn release_report(
         );
     }
 
-    body.push_str(&fact_sheets(&released, split_names, &roles, decimals));
+    body.push_str(&fact_sheets(&released, &roles, decimals));
     page(&format!("cellmask release report: {}", report.input), &body)
+}
+
+/// One release among those [`releases_report`] puts on one page.
+pub struct Part<'a> {
+    /// What the page calls it (its folder).
+    pub name: String,
+    pub tables: &'a [Table],
+    pub split_names: &'a [String],
+    pub dim_names: &'a [String],
+    /// The release's one flow, when its tables have no `flow` split.
+    pub flow: Option<String>,
+}
+
+/// One page over several releases of the same territories or departments
+/// (DROM imports and exports are separate releases): per release its
+/// tables and masked share of cells, the masked share by territory or
+/// department, and fact sheets with every release's flow side by side.
+/// Built from the releases alone, as [`release_report`].
+pub fn releases_report(parts: &[Part], decimals: u32) -> String {
+    let mut released: Vec<Released> = Vec::new();
+    let mut body = format!("<h1>Fact sheets over {} releases</h1>\n", parts.len());
+    body.push_str(
+        "<table><tr><th>release</th><th>flow</th><th>tables</th><th>cells</th>\
+         <th>masked share of cells</th></tr>\n",
+    );
+    for p in parts {
+        let of_part: Vec<Released> = p
+            .tables
+            .iter()
+            .map(|t| Released::of(t, p.split_names, p.flow.as_deref()))
+            .collect();
+        let n: usize = of_part.iter().map(|r| r.cells.len()).sum();
+        let masked: usize = of_part
+            .iter()
+            .map(|r| r.cells.iter().filter(|c| c.1.is_none()).count())
+            .sum();
+        let mut flows: Vec<&str> = of_part.iter().map(|r| r.flow.as_str()).collect();
+        flows.dedup();
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{n}</td><td>{}</td></tr>",
+            esc(&p.name),
+            esc(&flows
+                .iter()
+                .map(|f| flow_name_label(f))
+                .collect::<Vec<_>>()
+                .join(", ")),
+            p.tables.len(),
+            pct(masked, n)
+        );
+        released.extend(of_part);
+    }
+    body.push_str("</table>\n");
+    let roles = Roles::of(parts.first().map_or(&[][..], |p| p.dim_names));
+    let by_place = by_place(&released, &roles);
+    if !by_place.is_empty() {
+        body.push_str(&figure(
+            "Masked share of cells by territory or department",
+            &bar_chart(&by_place, "% of cells"),
+        ));
+    }
+    body.push_str(&fact_sheets(&released, &roles, decimals));
+    page("cellmask fact sheets", &body)
 }
 
 /// Most bars a chart shows: past it, first-level codes are grouped by
@@ -295,7 +375,7 @@ fn by_group(released: &[Released], d: usize, with_value: bool) -> (Vec<Bar>, Vec
 
 /// Masked share of cells per territory (split variable `territory`) or
 /// per department (leaves of a geographic dimension).
-fn by_place(released: &[Released], split_names: &[String], roles: &Roles) -> Vec<Bar> {
+fn by_place(released: &[Released], roles: &Roles) -> Vec<Bar> {
     let mut out: Vec<(String, usize, usize)> = Vec::new();
     let mut add = |place: String, masked: bool| match out.iter_mut().find(|o| o.0 == place) {
         Some(o) => {
@@ -304,10 +384,10 @@ fn by_place(released: &[Released], split_names: &[String], roles: &Roles) -> Vec
         }
         None => out.push((place, 1, masked as usize)),
     };
-    if let Some(s) = split_names.iter().position(|n| n == "territory") {
+    if released.iter().any(|r| r.territory.is_some()) {
         for r in released {
             for c in &r.cells {
-                add(r.table.split[s].clone(), c.1.is_none());
+                add(r.territory.clone().unwrap_or_default(), c.1.is_none());
             }
         }
     } else if let Some(g) = roles.geo {
@@ -333,18 +413,11 @@ type Places = Vec<(String, Vec<(usize, Option<NodeId>)>)>;
 /// A fact sheet per territory (DROM files) or department (regional
 /// files), from published cells only: its total per flow, top partners,
 /// top product groups, masked share of cells.
-fn fact_sheets(
-    released: &[Released],
-    split_names: &[String],
-    roles: &Roles,
-    decimals: u32,
-) -> String {
-    let territory = split_names.iter().position(|n| n == "territory");
+fn fact_sheets(released: &[Released], roles: &Roles, decimals: u32) -> String {
     // (place, table index, coordinate of the place in the geo dimension).
     let mut places: Places = Vec::new();
     for (i, r) in released.iter().enumerate() {
-        if let Some(s) = territory {
-            let p = r.table.split[s].clone();
+        if let Some(p) = r.territory.clone() {
             match places.iter_mut().find(|x| x.0 == p) {
                 Some(x) => x.1.push((i, None)),
                 None => places.push((p, vec![(i, None)])),
@@ -364,7 +437,6 @@ fn fact_sheets(
         return String::new();
     }
     places.sort_by(|a, b| a.0.cmp(&b.0));
-    let flow = split_names.iter().position(|n| n == "flow");
     let mut out = String::from("<h2>Fact sheets</h2>\n<div class=\"sheets\">\n");
     for (place, parts) in places {
         let _ = writeln!(out, "<section><h3>{}</h3>", esc(&place));
@@ -385,14 +457,14 @@ fn fact_sheets(
                 continue;
             }
             let masked = cells.iter().filter(|c| c.1.is_none()).count();
-            let flow_name = flow.map_or(r.split.clone(), |f| r.table.split[f].clone());
+            let flow_name = &r.flow;
             let total = r
                 .value(&base)
                 .map_or("masked".to_string(), |v| format_amount(v, decimals));
             let _ = writeln!(
                 out,
                 "<h4>{}</h4><p>total {} &middot; {} of {} cells masked ({})</p>",
-                esc(&flow_name_label(&flow_name)),
+                esc(&flow_name_label(flow_name)),
                 esc(&total),
                 masked,
                 cells.len(),

@@ -41,6 +41,7 @@ pub mod report;
 pub mod rules;
 pub mod schedule;
 pub mod secondary;
+pub mod sheets;
 pub mod table;
 pub mod tabular;
 pub mod tau;

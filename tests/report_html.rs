@@ -128,3 +128,73 @@ fn a_batch_has_its_report() {
     assert!(page.contains("<svg"));
     assert!(out.join("drom").join("report.html").exists());
 }
+
+/// `cellmask report` puts a DROM year's imports and exports (two releases,
+/// two rule sets) on one page: each territory's fact sheet has both flows,
+/// built from the releases alone.
+#[test]
+fn fact_sheets_over_imports_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path(), "2");
+    let out = dir.path().join("sheets");
+    cellmask()
+        .args(["report", "--quiet", "--out"])
+        .arg(&out)
+        .arg(dir.path().join("imports"))
+        .arg(dir.path().join("exports"))
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for territory in ["GP", "MQ", "RE"] {
+        let at = page
+            .find(&format!("<section><h3>{territory}</h3>"))
+            .unwrap_or_else(|| panic!("no sheet for {territory}"));
+        let sheet = &page[at..at + page[at..].find("</section>").unwrap()];
+        assert!(
+            sheet.contains("<h4>imports</h4>") && sheet.contains("<h4>exports</h4>"),
+            "{sheet}"
+        );
+        assert!(sheet.contains("top partners") && sheet.contains("top product groups"));
+    }
+    for flow in ["imports", "exports"] {
+        let cells = read_csv(&dir.path().join(flow).join("cells.csv"));
+        for c in cells.iter().filter(|c| c["status"] != "published") {
+            let v = &c["value"];
+            assert!(
+                v.len() < 7 || !page.contains(v.as_str()),
+                "masked value {v}"
+            );
+        }
+    }
+    assert!(!page.to_lowercase().contains("contributor"));
+    assert!(!page.contains("<script"));
+    // The same bytes again; a --rules per release or none.
+    let again = dir.path().join("again");
+    cellmask()
+        .args([
+            "report",
+            "--quiet",
+            "--rules",
+            "drom-imports",
+            "--rules",
+            "drom-exports",
+            "--out",
+        ])
+        .arg(&again)
+        .arg(dir.path().join("imports"))
+        .arg(dir.path().join("exports"))
+        .assert()
+        .success();
+    assert_eq!(
+        page,
+        std::fs::read_to_string(again.join("report.html")).unwrap()
+    );
+    cellmask()
+        .args(["report", "--quiet", "--rules", "drom-imports", "--out"])
+        .arg(&again)
+        .arg(dir.path().join("imports"))
+        .arg(dir.path().join("exports"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("2 release(s) but 1 --rules"));
+}
