@@ -551,3 +551,71 @@ fn csv_of_cells() {
         "{err}"
     );
 }
+
+/// rtauargus' table of cells (sector x size: companies, turnover, largest
+/// contribution; the A10 > A21 > A88 tree from its correspondence table)
+/// protected as a file of cells: the primary cells are those the rules
+/// give on the file's own figures, and the release is certified.
+#[test]
+fn rtauargus_table_of_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut tree = String::from("code,parent\nTotal,\n");
+    let mut seen = std::collections::HashSet::new();
+    for r in read_csv(&data("peers/rtauargus_activity_corr_table.csv")) {
+        for (c, p) in [
+            (&r["A10"], "Total"),
+            (&r["A21"], &r["A10"]),
+            (&r["A88"], &r["A21"]),
+        ] {
+            if seen.insert(c.clone()) {
+                tree.push_str(&format!("{c},{p}\n"));
+            }
+        }
+    }
+    std::fs::write(d.join("activity.csv"), tree).unwrap();
+    let rules = d.join("turnover.toml");
+    std::fs::write(
+        &rules,
+        "[input]\nfrequency = 'N_OBS'\ntop = ['MAX']\nvalue = 'TOT'\ndecimals = 4\n\
+         [[dimension]]\nname = 'ACTIVITY'\nfile = 'activity.csv'\n\
+         [[dimension]]\nname = 'SIZE'\nflat = true\nroot = 'Total'\n\
+         [primary]\nmin_contributors = 3\ndominance = [{ n = 1, k = 85 }]\n",
+    )
+    .unwrap();
+    let input = data("peers/rtauargus_turnover_act_size.csv");
+    let out = d.join("out");
+    protect_cmd(&rules, &input, &out).assert().success();
+    let cells = read_csv(&out.join("cells.csv"));
+    let rows = read_csv(&input);
+    let expected: std::collections::BTreeSet<(String, String)> = rows
+        .iter()
+        .filter(|r| {
+            let n: u32 = r["N_OBS"].parse().unwrap();
+            let (tot, max): (f64, f64) = (r["TOT"].parse().unwrap(), r["MAX"].parse().unwrap());
+            n > 0 && (n < 3 || max >= 0.85 * tot)
+        })
+        .map(|r| (r["ACTIVITY"].clone(), r["SIZE"].clone()))
+        .collect();
+    let primary: std::collections::BTreeSet<(String, String)> = cells
+        .iter()
+        .filter(|c| c["status"] == "primary")
+        .map(|c| (c["ACTIVITY"].clone(), c["SIZE"].clone()))
+        .collect();
+    assert_eq!(primary, expected);
+    assert_eq!(
+        cells.len(),
+        rows.iter().filter(|r| r["N_OBS"] != "0").count()
+    );
+    cellmask()
+        .args(["verify", "--rules"])
+        .arg(&rules)
+        .arg("--published")
+        .arg(out.join("published.csv"))
+        .arg("--certificate")
+        .arg(out.join("certificate.json"))
+        .arg("--input")
+        .arg(&input)
+        .assert()
+        .success();
+}
