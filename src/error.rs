@@ -97,6 +97,14 @@ impl Diagnostics {
         }
     }
 
+    /// Moves every problem's line by `by` (a file read through a converted
+    /// copy with extra lines names the original's lines).
+    pub fn shift_lines(&mut self, by: i64) {
+        for d in &mut self.shown {
+            d.line = d.line.map(|l| l.saturating_add_signed(by).max(1));
+        }
+    }
+
     /// The problems kept (the first [`MAX_DIAGNOSTICS`]), in order.
     pub fn kept(&self) -> &[Diagnostic] {
         &self.shown

@@ -257,7 +257,14 @@ pub fn read_from<R: Read>(path: &Path, mut reader: R, rules: &Rules) -> Result<M
         let csv = rda
             .asc_to_csv(&bytes)
             .map_err(|(line, m)| Error::at(path, Some(line as u64), m))?;
-        return read_utf8(path, std::io::Cursor::new(csv), rules);
+        // The converted copy has a header line the data file lacks.
+        return read_utf8(path, std::io::Cursor::new(csv), rules).map_err(|e| match e {
+            Error::Input(mut d) => {
+                d.shift_lines(-1);
+                Error::Input(d)
+            }
+            other => other,
+        });
     }
     let encoding = rules.input.encoding;
     if encoding == encoding_rs::UTF_8 {

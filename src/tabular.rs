@@ -70,6 +70,7 @@ pub fn read_cells(
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .trim(csv::Trim::All)
+        .flexible(true)
         .from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
@@ -105,15 +106,28 @@ pub fn read_cells(
 
     let mut diags = Diagnostics::default();
     let mut rows = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
-        let mut line = i as u64 + 2;
+    for rec in reader.records() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                diags.push(path, Some(line), e.to_string());
+                let line = e.position().map(|p| p.line());
+                diags.push(path, line, e.to_string());
                 continue;
             }
         };
+        let mut line = rec.position().map_or(0, |p| p.line());
+        if rec.len() == 1 && rec[0].is_empty() {
+            continue; // a blank line
+        }
+        if rec.len() != header.len() {
+            let n = if numbered { line - 1 } else { line };
+            diags.push(
+                path,
+                Some(n),
+                format!("{} fields, expected {}", rec.len(), header.len()),
+            );
+            continue;
+        }
         if let Some(c) = record_col {
             line = rec[c].parse().unwrap_or(line);
         }

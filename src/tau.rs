@@ -237,15 +237,20 @@ impl Rda {
 
     /// A τ-ARGUS data file (`.asc`) as CSV: a header (`record`, then every
     /// variable), one row per record numbered from 1 (`record` is the
-    /// contributor: τ-ARGUS microdata has one record per respondent).
+    /// contributor: τ-ARGUS microdata has one record per respondent); line
+    /// `n` of the data file is line `n + 1` of the CSV, blank ones included.
     pub fn asc_to_csv(&self, asc: &[u8]) -> std::result::Result<Vec<u8>, (usize, String)> {
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(asc.len() * 2));
+        let mut w = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(Vec::with_capacity(asc.len() * 2));
         let mut header = vec!["record".to_string()];
         header.extend(self.vars.iter().map(|v| v.name.clone()));
         w.write_record(&header).map_err(|e| (0, e.to_string()))?;
         let text = String::from_utf8_lossy(asc);
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
+                // A blank row: the CSV keeps the data file's line numbers (+1, the header).
+                w.write_record([""]).map_err(|e| (i + 1, e.to_string()))?;
                 continue;
             }
             let mut row = vec![(i + 1).to_string()];

@@ -619,3 +619,51 @@ fn rtauargus_table_of_cells() {
         .assert()
         .success();
 }
+
+/// Errors in a τ-ARGUS data file name its own lines (blank lines
+/// counted), for records (`.asc`) and for cells (`.tab`).
+#[test]
+fn tauargus_data_errors_name_the_files_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("m.rda"),
+        "<SEPARATOR> \",\"\nSize 1\n  <RECODEABLE>\n  <TOTCODE> \"Total\"\nVar2 2\n  <NUMERIC>\n  <DECIMALS> 2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("m.toml"),
+        "[input]\nrda = 'm.rda'\ncontributor = 'record'\nvalue = 'Var2'\n\
+         [[dimension]]\nname = 'Size'\nflat = true\nroot = 'Total'\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("m.asc"), "1,10.00\n\n2,x\n3,-1\n").unwrap();
+    let bad = protect_cmd(&d.join("m.toml"), &d.join("m.asc"), &d.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("m.asc:3: ") && err.contains("m.asc:4: "),
+        "{err}"
+    );
+    // The same data as cells: frequency and largest contribution added.
+    std::fs::write(
+        d.join("c.rda"),
+        "<SEPARATOR> \";\"\nSize 1\n  <RECODEABLE>\n  <TOTCODE> \"Total\"\n\
+         Var2 2\n  <NUMERIC>\n  <DECIMALS> 2\nFreq 1\n  <FREQUENCY>\nTop1 1\n  <MAXSCORE>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("c.toml"),
+        "[input]\nrda = 'c.rda'\nfrequency = 'Freq'\ntop = ['Top1']\nvalue = 'Var2'\n\
+         [[dimension]]\nname = 'Size'\nflat = true\nroot = 'Total'\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("c.tab"), "\"1\";10,00;4;3,00\n\n\"2\";x;2;1,00\n").unwrap();
+    let bad = protect_cmd(&d.join("c.toml"), &d.join("c.tab"), &d.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("c.tab:3: Var2"), "{err}");
+}
