@@ -3,7 +3,8 @@
 ``protect(records, rules)`` runs the same pipeline as ``cellmask protect``
 (primary secrets, regrouping, secondary suppression, exact audit, checked
 certificate) and returns the release as DataFrames; ``audit(published,
-rules)`` runs ``cellmask audit`` on a masking, from cellmask or another tool.
+rules)`` runs ``cellmask audit`` on a masking, from cellmask or another tool;
+``verify(published, rules, certificate)`` checks a release's certificate.
 
 Records and published tables may be pandas or polars DataFrames, pyarrow
 Tables or paths to CSV files; results come back as the same kind of
@@ -28,7 +29,7 @@ from typing import Any, Optional
 
 from . import _cellmask
 
-__all__ = ["protect", "audit", "Release", "Audit", "InputError", "UsageError", "Problem"]
+__all__ = ["protect", "audit", "verify", "Release", "Audit", "InputError", "UsageError", "Problem"]
 __version__ = _cellmask.__version__
 
 #: Settings that cannot work (an unknown method, a rules dict that is no TOML).
@@ -165,23 +166,8 @@ def audit(
     """
     with _Work(out) as work:
         kind = _kind(published)
-        names = {}
-        published_path = work.table_file(published, "published-in.csv")
-        names[published_path] = "<published>"
-        args = dict(
-            published=str(published_path),
-            out=str(work.out),
-            exact_intervals=exact_intervals,
-            **_rules_args(rules, rules_dir),
-        )
-        if records is not None:
-            path = work.table_file(records, "records.csv")
-            names[path] = "<records>"
-            args["input"] = str(path)
-        if regroup is not None:
-            path = work.table_file(regroup, "regroup-in.csv")
-            names[path] = "<regroup>"
-            args["regroup"] = str(path)
+        names, args = work.tables(published, records, regroup)
+        args.update(out=str(work.out), exact_intervals=exact_intervals, **_rules_args(rules, rules_dir))
         passed = _call(_cellmask.audit, names, **args)
         files = work.files()
         return Audit(
@@ -190,6 +176,18 @@ def audit(
             report=_read_json(files.get("report.json")),
             files=files if out is not None else {},
         )
+
+
+def verify(published, rules, certificate, *, records=None, regroup=None, rules_dir=None) -> bool:
+    """Checks a release's certificate (``certificate.json``, a path) in
+    exact arithmetic, without any LP, as ``cellmask verify``: True when
+    every claim holds. Without ``records`` only the no-exact-disclosure
+    claims and the structure are checked; with them, every protection claim.
+    """
+    with _Work(None) as work:
+        names, args = work.tables(published, records, regroup)
+        args.update(certificate=str(certificate), **_rules_args(rules, rules_dir))
+        return _call(_cellmask.verify, names, **args)
 
 
 class _Work:
@@ -213,6 +211,22 @@ class _Work:
         path = Path(self.tmp) / name
         _write_csv(table, path)
         return path
+
+    def tables(self, published, records, regroup):
+        """Files of a published table and of the optional records and
+        regroup table: what each is called in messages, and the engine's
+        arguments."""
+        names, args = {}, {}
+        for key, table, file, name in (
+            ("published", published, "published-in.csv", "<published>"),
+            ("input", records, "records.csv", "<records>"),
+            ("regroup", regroup, "regroup-in.csv", "<regroup>"),
+        ):
+            if table is not None:
+                path = self.table_file(table, file)
+                names[path] = name
+                args[key] = str(path)
+        return names, args
 
     def files(self) -> dict:
         if not self.out.is_dir():

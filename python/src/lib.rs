@@ -1,7 +1,8 @@
 //! `cellmask._cellmask`: the crate's commands for the Python package.
 //!
 //! A thin layer: each function runs the same library code as the command
-//! line (`protect::run` then `write_outputs`, `audit::command::run`) on
+//! line (`protect::run` then `write_outputs`, `audit::command::run`,
+//! `certify::command::run`) on
 //! files, without the GIL; `cellmask/__init__.py` turns DataFrames into
 //! those files and the outputs back into DataFrames. Input errors become
 //! `InputError(message, [(file, line, reason), ...])`.
@@ -151,11 +152,42 @@ fn audit(
     .map_err(py_err)
 }
 
-/// The module: `protect`, `audit`, `rules_toml` and the two exceptions.
+/// Runs `verify` on a published file and its certificate, in exact
+/// arithmetic and without any LP; returns whether every claim holds.
+#[pyfunction]
+#[pyo3(signature = (published, certificate, rules=None, rules_text=None, rules_base=None, input=None, regroup=None))]
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    py: Python<'_>,
+    published: PathBuf,
+    certificate: PathBuf,
+    rules: Option<PathBuf>,
+    rules_text: Option<String>,
+    rules_base: Option<PathBuf>,
+    input: Option<PathBuf>,
+    regroup: Option<PathBuf>,
+) -> PyResult<bool> {
+    let rules = load_rules(rules, rules_text, rules_base)?;
+    py.allow_threads(|| {
+        cellmask::certify::command::run(
+            &rules,
+            &published,
+            &certificate,
+            input.as_deref(),
+            regroup.as_deref(),
+            true,
+        )
+    })
+    .map(|code| code == 0)
+    .map_err(py_err)
+}
+
+/// The module: `protect`, `audit`, `verify`, `rules_toml` and the two exceptions.
 #[pymodule]
 fn _cellmask(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(protect, m)?)?;
     m.add_function(wrap_pyfunction!(audit, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(rules_toml, m)?)?;
     m.add("InputError", m.py().get_type::<InputError>())?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;

@@ -247,3 +247,18 @@ def test_tau_argus_reads_the_tables_we_write(tmp_path, monkeypatch):
         assert any(v == "x" for v in shown.values())
         for k, v in shown.items():
             assert v == "x" or float(v) == float(ours[k]), k
+
+
+def test_verify_checks_the_certificate(tmp_path):
+    r = cellmask.protect(records(), RULES, out=tmp_path / "rel")
+    cert = r.files["certificate.json"]
+    assert cellmask.verify(r.published, RULES, cert)
+    assert cellmask.verify(r.published, RULES, cert, records=records())
+    # One published value changed by a cent: the certificate no longer fits.
+    tampered = r.published.copy()
+    i = tampered.index[tampered["status"] == "published"][-1]
+    tampered.loc[i, "value"] = round(tampered.loc[i, "value"] + 0.01, 2)
+    assert not cellmask.verify(tampered, RULES, cert)
+    # With the records, a published value that is not the records' is bad input.
+    with pytest.raises(cellmask.InputError, match="differs from the records"):
+        cellmask.verify(tampered, RULES, cert, records=records())
