@@ -33,7 +33,9 @@
 //! whole table. A neighbourhood of more than [`WHOLE_FROM`] cells is left
 //! to one model of the whole table kept warm between solves (tables up to
 //! [`WHOLE_MAX_CELLS`]), for lone cells and failing cells alike. Tables
-//! too are independent and solved in parallel.
+//! too are independent and solved in parallel; on bigger tables the
+//! failing cells' patterns are searched in fixed groups of branches side
+//! by side ([`split_by_branch`]).
 
 use highs::{Col, HighsModelStatus, RowProblem};
 use rayon::prelude::*;
@@ -140,8 +142,8 @@ struct Group {
 /// number: the masking must not depend on the threads).
 const GROUPS: usize = 4;
 
-/// Failing cells from which a big table's patterns are searched in two
-/// halves side by side.
+/// Failing cells from which a big table's patterns are searched in
+/// groups side by side (see [`split_by_branch`]).
 const SPLIT_FROM: usize = 64;
 
 /// Splits cells (in order) by their branch: the node just under the root
@@ -781,6 +783,50 @@ mod tests {
             contributions,
         };
         aggregate(&data, &dims, 1).unwrap()
+    }
+
+    /// Cells go to groups by branch of one dimension: every cell of a
+    /// branch in the same group, in the order given, cells at that
+    /// dimension's root first; each cell exactly once.
+    #[test]
+    fn branches_split_into_groups() {
+        let table = big_table();
+        let cells: Vec<u32> = (0..table.cells.len() as u32).rev().step_by(7).collect();
+        let (first, groups) = split_by_branch(&table, &cells);
+        assert_eq!(groups.len(), GROUPS);
+        let mut all: Vec<u32> = first
+            .iter()
+            .chain(groups.iter().flatten())
+            .copied()
+            .collect();
+        all.sort_unstable();
+        let mut want = cells.clone();
+        want.sort_unstable();
+        assert_eq!(all, want);
+        let pos = |c: &u32| cells.iter().position(|x| x == c).unwrap();
+        for g in groups.iter().chain([&first]) {
+            assert!(g.windows(2).all(|w| pos(&w[0]) < pos(&w[1])), "order kept");
+        }
+        // The split dimension: the one whose branch a group's cells share.
+        let branch = |c: u32, k: usize| {
+            let h = &table.dims[k];
+            let n = table.coords(table.cells[c as usize].key)[k];
+            h.ancestors(n).into_iter().find(|&a| h.depth(a) == 1)
+        };
+        let dim = (0..2)
+            .find(|&k| first.iter().all(|&c| branch(c, k).is_none()))
+            .expect("first holds the root's cells");
+        for (i, g) in groups.iter().enumerate() {
+            for (j, h) in groups.iter().enumerate().filter(|(j, _)| *j != i) {
+                for &c in g {
+                    assert!(
+                        h.iter().all(|&d| branch(d, dim) != branch(c, dim)),
+                        "{i} {j}"
+                    );
+                }
+            }
+        }
+        assert!(groups.iter().all(|g| !g.is_empty()));
     }
 
     /// The whole-table model at any amount is the pattern LP of the whole
