@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::hierarchy::{Hierarchy, NodeId};
-use crate::read::{Contribution, TableData};
+use crate::read::TableData;
 use crate::table::{Cell, RuleSet, Status, Table, TooLarge};
 
 /// Running statistics of one cell.
@@ -40,7 +40,7 @@ impl Acc {
 }
 
 /// For each dimension and node, the node and its ancestors.
-fn ancestor_lists(dims: &[Arc<Hierarchy>]) -> Vec<Vec<Vec<NodeId>>> {
+pub(crate) fn ancestor_lists(dims: &[Arc<Hierarchy>]) -> Vec<Vec<Vec<NodeId>>> {
     dims.iter()
         .map(|h| (0..h.len() as NodeId).map(|n| h.ancestors(n)).collect())
         .collect()
@@ -60,7 +60,7 @@ pub fn aggregate(data: &TableData, dims: &[Arc<Hierarchy>], top: usize) -> Resul
     for group in data.contributions.chunk_by(|a, b| a.unit == b.unit) {
         if let [c] = group {
             // One detailed cell: its ancestors are distinct cells, no summing needed.
-            cell_keys(c, &anc, &strides, &mut keys, &mut next);
+            cell_keys(&c.leaf, &anc, &strides, &mut keys, &mut next);
             for &k in &keys {
                 cells.entry(k).or_default().add(c.value, top);
             }
@@ -68,7 +68,7 @@ pub fn aggregate(data: &TableData, dims: &[Arc<Hierarchy>], top: usize) -> Resul
         }
         per_unit.clear();
         for c in group {
-            cell_keys(c, &anc, &strides, &mut keys, &mut next);
+            cell_keys(&c.leaf, &anc, &strides, &mut keys, &mut next);
             for &k in &keys {
                 *per_unit.entry(k).or_insert(0) += c.value;
             }
@@ -94,10 +94,10 @@ pub fn aggregate(data: &TableData, dims: &[Arc<Hierarchy>], top: usize) -> Resul
     Table::new(data.split.clone(), dims.to_vec(), cells)
 }
 
-/// Keys of all cells a detailed contribution adds to: the cartesian product
-/// of its coordinates' ancestors.
-fn cell_keys(
-    c: &Contribution,
+/// Keys of all cells a detailed cell at `leaf` adds to: the cartesian
+/// product of its coordinates' ancestors (`anc`: [`ancestor_lists`]).
+pub(crate) fn cell_keys(
+    leaf: &[NodeId],
     anc: &[Vec<Vec<NodeId>>],
     strides: &[u64],
     keys: &mut Vec<u64>,
@@ -108,7 +108,7 @@ fn cell_keys(
     for (k, lists) in anc.iter().enumerate() {
         next.clear();
         for &partial in keys.iter() {
-            for &n in &lists[c.leaf[k] as usize] {
+            for &n in &lists[leaf[k] as usize] {
                 next.push(partial + n as u64 * strides[k]);
             }
         }
@@ -119,7 +119,7 @@ fn cell_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read::{Leaf, MAX_DIMS};
+    use crate::read::{Contribution, Leaf, MAX_DIMS};
     use std::path::Path;
 
     fn leaf(a: u32, b: u32) -> Leaf {

@@ -393,6 +393,18 @@ impl Hierarchy {
         self.index.get(code).copied()
     }
 
+    /// The ancestor of `n` just below the root (`n` itself at that
+    /// level): its branch of the tree; None for the root.
+    pub fn branch(&self, mut n: NodeId) -> Option<NodeId> {
+        loop {
+            let p = self.parent(n)?;
+            if p == self.root() {
+                return Some(n);
+            }
+            n = p;
+        }
+    }
+
     /// The node and its ancestors up to the root, nearest first.
     pub fn ancestors(&self, n: NodeId) -> Vec<NodeId> {
         let mut out = vec![n];

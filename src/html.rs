@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use crate::hierarchy::{Hierarchy, NodeId};
+use crate::hierarchy::NodeId;
 use crate::money::format_amount;
 use crate::report::Report;
 use crate::table::{Status, Table};
@@ -72,18 +72,6 @@ impl<'a> Released<'a> {
     fn value(&self, coords: &[NodeId]) -> Option<i64> {
         let key = self.table.key(coords);
         self.table.find(key).and_then(|i| self.cells[i].1)
-    }
-}
-
-/// The ancestor of `n` just below the root (`n` itself at that level;
-/// None for the root).
-fn first_level(h: &Hierarchy, mut n: NodeId) -> Option<NodeId> {
-    loop {
-        let p = h.parent(n)?;
-        if p == h.root() {
-            return Some(n);
-        }
-        n = p;
     }
 }
 
@@ -345,7 +333,7 @@ fn by_group(released: &[Released], d: usize, with_value: bool) -> (Vec<Bar>, Vec
         }
         // Each cell once, in the group of its first-level ancestor.
         for (coords, v, _) in &r.cells {
-            let Some(g) = first_level(h, coords[d]) else {
+            let Some(g) = h.branch(coords[d]) else {
                 continue;
             };
             let Some((i, total)) = slot_of[g as usize] else {

@@ -931,27 +931,18 @@ fn finish(
     let mut remap: Vec<Option<Vec<NodeId>>> = Vec::with_capacity(dims.len());
     for (d, interner) in dims.iter().zip(codes) {
         let names = interner.into_names();
-        let src = Path::new(&d.name);
-        let h = match &d.source {
-            HierarchySource::Known(h) => {
-                hierarchies.push(h.clone());
-                remap.push(None);
-                continue;
-            }
-            HierarchySource::Prefix { levels, root, .. } => {
-                Hierarchy::from_prefix(src, names.iter().map(|c| &**c), levels, root)?
-            }
-            HierarchySource::Flat { root } => {
-                Hierarchy::flat(src, names.iter().map(|c| &**c), root)?
-            }
-        };
-        remap.push(Some(
+        let h = d
+            .source
+            .tree(Path::new(&d.name), names.iter().map(|c| &**c))?;
+        // Codes of a known tree are its node ids already.
+        let known = matches!(d.source, HierarchySource::Known(_));
+        remap.push((!known).then(|| {
             names
                 .iter()
                 .map(|c| h.lookup(c).expect("code is in its tree"))
-                .collect(),
-        ));
-        hierarchies.push(Arc::new(h));
+                .collect()
+        }));
+        hierarchies.push(h);
     }
     // Contributors numbered in name order; tables in split-value order.
     let unit_names = units.into_names();

@@ -352,6 +352,24 @@ pub enum HierarchySource {
     },
 }
 
+impl HierarchySource {
+    /// The dimension's tree: a known one as it is; a prefix or flat one
+    /// built from the detailed codes seen (`src` names it in messages).
+    pub fn tree<'a>(
+        &self,
+        src: &Path,
+        leaves: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Arc<Hierarchy>> {
+        Ok(match self {
+            HierarchySource::Known(h) => h.clone(),
+            HierarchySource::Prefix { levels, root, .. } => {
+                Arc::new(Hierarchy::from_prefix(src, leaves, levels, root)?)
+            }
+            HierarchySource::Flat { root } => Arc::new(Hierarchy::flat(src, leaves, root)?),
+        })
+    }
+}
+
 /// A dominance rule: a cell is secret when its `n` largest contributions
 /// hold at least `k` percent of its value.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use crate::aggregate::{ancestor_lists, cell_keys};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
@@ -214,31 +215,19 @@ fn trees(rules: &Rules, rows: &[Row]) -> Result<Vec<Arc<Hierarchy>>> {
         .iter()
         .enumerate()
         .map(|(k, d)| {
-            let src = Path::new(&d.name);
-            Ok(match &d.source {
-                HierarchySource::Known(h) => h.clone(),
-                HierarchySource::Prefix { levels, root, .. } => {
-                    let last = *levels.last().expect("a prefix has levels");
-                    let mut leaves: Vec<&str> = rows
-                        .iter()
-                        .map(|r| r.codes[k].as_str())
-                        .filter(|c| c.len() == last)
-                        .collect();
-                    leaves.sort_unstable();
-                    leaves.dedup();
-                    Arc::new(Hierarchy::from_prefix(src, leaves, levels, root)?)
-                }
-                HierarchySource::Flat { root } => {
-                    let mut leaves: Vec<&str> = rows
-                        .iter()
-                        .map(|r| r.codes[k].as_str())
-                        .filter(|c| c != root)
-                        .collect();
-                    leaves.sort_unstable();
-                    leaves.dedup();
-                    Arc::new(Hierarchy::flat(src, leaves, root)?)
-                }
-            })
+            let detail = |c: &&str| match &d.source {
+                HierarchySource::Prefix { levels, .. } => levels.last() == Some(&c.len()),
+                HierarchySource::Flat { root } => c != root,
+                HierarchySource::Known(_) => false,
+            };
+            let mut leaves: Vec<&str> = rows
+                .iter()
+                .map(|r| r.codes[k].as_str())
+                .filter(detail)
+                .collect();
+            leaves.sort_unstable();
+            leaves.dedup();
+            d.source.tree(Path::new(&d.name), leaves)
         })
         .collect()
 }
@@ -307,18 +296,12 @@ fn table_of(
     // Every detailed cell adds to itself and all its ancestors.
     let mut sums: FxHashMap<u64, Sum> = FxHashMap::default();
     leaf_keys.sort_unstable_by_key(|k| k.0);
+    let anc = ancestor_lists(dims);
+    let (mut keys, mut next) = (Vec::new(), Vec::new());
     for (key, coords) in &leaf_keys {
         let r = &given[key];
-        let mut keys = vec![0u64];
-        for (k, h) in dims.iter().enumerate() {
-            let anc = h.ancestors(coords[k]);
-            let stride = strides[k];
-            keys = keys
-                .iter()
-                .flat_map(|&p| anc.iter().map(move |&n| p + n as u64 * stride))
-                .collect();
-        }
-        for k in keys {
+        cell_keys(coords, &anc, &strides, &mut keys, &mut next);
+        for &k in &keys {
             let s = sums.entry(k).or_default();
             s.value = s.value.checked_add(r.value).ok_or_else(too_large)?;
             s.frequency = s.frequency.saturating_add(r.frequency);

@@ -50,17 +50,6 @@ fn audit_with_records(dir: &Path) -> assert_cmd::Command {
     cmd
 }
 
-fn verify_cmd(rules: &Path, out: &Path, cert: &Path) -> assert_cmd::Command {
-    let mut cmd = cellmask();
-    cmd.args(["verify", "--rules"])
-        .arg(rules)
-        .arg("--published")
-        .arg(out.join("published.csv"))
-        .arg("--certificate")
-        .arg(cert);
-    cmd
-}
-
 /// The tolerance of old (1e-7 of the component's largest published value,
 /// here 2 x 10^4 cents) would have passed it; the rule is to the cent.
 #[test]

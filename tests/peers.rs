@@ -145,11 +145,7 @@ fn tauargus_simple2d_result_is_audited_as_written() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    cellmask()
-        .args(["audit", "-q", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(data("peers/tauargus_simple2d.txt"))
+    audit_cmd(&rules, &data("peers/tauargus_simple2d.txt"))
         .arg("--out")
         .arg(&out)
         .assert()
@@ -210,11 +206,7 @@ fn tauargus_files_out_and_back() {
     }
     let rda = std::fs::read_to_string(out.join("tau_I.rda")).unwrap();
     assert!(rda.contains("<TOTCODE> \"TOTAL\"") && rda.contains("<STATUS>"));
-    cellmask()
-        .args(["audit", "-q", "--rules"])
-        .arg(data("tiny.toml"))
-        .arg("--published")
-        .arg(out.join("tau_I.txt"))
+    audit_cmd(&data("tiny.toml"), &out.join("tau_I.txt"))
         .arg("--out")
         .arg(dir.path().join("a"))
         .assert()
@@ -317,11 +309,7 @@ fn tauargus_microdata_through_its_metadata() {
     theirs.sort();
     assert_eq!(ours, theirs);
     assert_eq!(ours.len(), 9);
-    cellmask()
-        .args(["audit", "-q", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(data("peers/tauargus_simple2d.txt"))
+    audit_cmd(&rules, &data("peers/tauargus_simple2d.txt"))
         .arg("--input")
         .arg(&asc)
         .assert()
@@ -329,11 +317,7 @@ fn tauargus_microdata_through_its_metadata() {
     // pytauargus' Modular on the same table, as τ-ARGUS writes a table
     // (SO+: status letters S/U/M/E among other fields), audited as written.
     let out = d.join("modular");
-    cellmask()
-        .args(["audit", "-q", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(data("peers/pytauargus_modular_simple2d.tab"))
+    audit_cmd(&rules, &data("peers/pytauargus_modular_simple2d.tab"))
         .arg("--input")
         .arg(&asc)
         .arg("--out")
@@ -454,11 +438,7 @@ fn tauargus_tabular_input() {
         ("16847646.84", "42723")
     );
     // The release audited with the table of cells as its "records".
-    cellmask()
-        .args(["audit", "-q", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(out.join("published.csv"))
+    audit_cmd(&rules, &out.join("published.csv"))
         .arg("--input")
         .arg(&tab)
         .assert()
@@ -607,13 +587,7 @@ fn rtauargus_table_of_cells() {
         cells.len(),
         rows.iter().filter(|r| r["N_OBS"] != "0").count()
     );
-    cellmask()
-        .args(["verify", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(out.join("published.csv"))
-        .arg("--certificate")
-        .arg(out.join("certificate.json"))
+    verify_cmd(&rules, &out, &out.join("certificate.json"))
         .arg("--input")
         .arg(&input)
         .assert()

@@ -691,17 +691,15 @@ fn release_for_french_excel_and_as_a_workbook() {
         .lines()
         .any(|l| l.ends_with(";published") && l.contains(',')));
     assert!(!dir.path().join("published.xlsx").exists());
-    cellmask()
-        .args(["verify", "--rules"])
-        .arg(data("tiny.toml"))
-        .arg("--published")
-        .arg(dir.path().join("published.csv"))
-        .arg("--certificate")
-        .arg(dir.path().join("certificate.json"))
-        .arg("--input")
-        .arg(data("secret.csv"))
-        .assert()
-        .success();
+    verify_cmd(
+        &data("tiny.toml"),
+        dir.path(),
+        &dir.path().join("certificate.json"),
+    )
+    .arg("--input")
+    .arg(data("secret.csv"))
+    .assert()
+    .success();
 
     // A workbook: a sheet per table, codes as text, values as numbers,
     // masked cells `s`; the same bytes on every run.
@@ -859,13 +857,7 @@ fn big_table_same_bytes_whatever_jobs() {
             "{f} differs between --jobs 1 and 2"
         );
     }
-    cellmask()
-        .args(["verify", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(outs[0].join("published.csv"))
-        .arg("--certificate")
-        .arg(outs[0].join("certificate.json"))
+    verify_cmd(&rules, &outs[0], &outs[0].join("certificate.json"))
         .arg("--input")
         .arg(&records)
         .assert()

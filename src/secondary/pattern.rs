@@ -154,14 +154,8 @@ const SPLIT_FROM: usize = 64;
 /// misses the others' masks (safe: more masked cells never void a
 /// pattern). The split depends on the cells alone, never on the threads.
 fn split_by_branch(table: &Table, cells: &[u32]) -> (Vec<u32>, Vec<Vec<u32>>) {
-    let branch = |c: u32, k: usize| -> Option<u32> {
-        let h = &table.dims[k];
-        let mut n = table.coords(table.cells[c as usize].key)[k];
-        while h.depth(n) > 1 {
-            n = h.parent(n).expect("a node below the root has a parent");
-        }
-        (h.depth(n) == 1).then_some(n)
-    };
+    let branch =
+        |c: u32, k: usize| table.dims[k].branch(table.coords(table.cells[c as usize].key)[k]);
     let dim = (0..table.dims.len())
         .max_by_key(|&k| {
             let mut b: Vec<u32> = cells.iter().filter_map(|&c| branch(c, k)).collect();

@@ -93,3 +93,26 @@ pub fn protect_cmd(rules: &Path, input: &Path, out: &Path) -> Command {
     cmd
 }
 pub mod tables;
+
+/// `cellmask audit -q --rules R --published P`, more arguments to add.
+pub fn audit_cmd(rules: &Path, published: &Path) -> Command {
+    let mut cmd = cellmask();
+    cmd.args(["audit", "-q", "--rules"])
+        .arg(rules)
+        .arg("--published")
+        .arg(published);
+    cmd
+}
+
+/// `cellmask verify` of the release in `out` (its published.csv) against
+/// the certificate `cert`, more arguments to add.
+pub fn verify_cmd(rules: &Path, out: &Path, cert: &Path) -> Command {
+    let mut cmd = cellmask();
+    cmd.args(["verify", "--rules"])
+        .arg(rules)
+        .arg("--published")
+        .arg(out.join("published.csv"))
+        .arg("--certificate")
+        .arg(cert);
+    cmd
+}
