@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{cellmask, generate, protect_cmd, read_csv, repo};
+use common::{cellmask, generate, protect_cmd, read_csv, repo, verify_cmd};
 use predicates::prelude::*;
 
 /// Five NC8 records over two departments: beer 22030001 and wine
@@ -283,6 +283,40 @@ fn a_generated_regional_file_is_protected_and_audited_again() {
         (1..=5).any(|k| page.contains(&format!(">\nC{k}\n</text>"))),
         "A17 bars"
     );
+}
+
+/// A three-dimensional table of over 5,000 cells, where rounds and
+/// whole-table patterns start cold and components are proven on slices
+/// from 2,000 cells (`audit::lp::warm_starts_pay`): protected, and its
+/// certificate verified with the records. (Generated regional 0.002,
+/// imports: 5,284 cells.)
+#[test]
+fn a_big_three_dimensional_table_is_protected_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.csv");
+    generate("regional", "7", "0.002", &all);
+    let text = std::fs::read_to_string(&all).unwrap();
+    let imports: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.split(',').nth(1) == Some("I"))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let records = dir.path().join("imports.csv");
+    std::fs::write(&records, imports).unwrap();
+    let rules = repo("rules/regional.toml");
+    let out = dir.path().join("out");
+    protect_cmd(&rules, &records, &out)
+        .args(["-q", "--jobs", "2"])
+        .assert()
+        .success();
+    let cells = read_csv(&out.join("cells.csv"));
+    assert!(cells.len() > 5_000, "{} cells", cells.len());
+    verify_cmd(&rules, &out, &out.join("certificate.json"))
+        .arg("--input")
+        .arg(&records)
+        .assert()
+        .success();
 }
 
 /// A shipped rule set may be named instead of given as a file; a name

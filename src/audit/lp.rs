@@ -162,7 +162,28 @@ pub struct Search<'a> {
     pub pending: Option<&'a [[bool; 2]]>,
     /// Told of variables whose search is over (each once, `vars` in all).
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Every round after the first starts from scratch, whatever the
+    /// model's size (see [`warm_starts_pay`]).
+    pub cold_rounds: bool,
 }
+
+/// Whether re-solving from the last basis pays on the LPs of a table of
+/// `dims` dimensions and `cells` cells. On two-dimensional tables a
+/// re-solve after a change of objective or of one cell's bounds costs a
+/// few times less than a cold solve (national 0.01: whole-table patterns
+/// 66 ms warm, 3 times that cold). On big three-dimensional tables the
+/// same warm re-solves wander for thousands of degenerate pivots and cost
+/// 5 to 10 times a cold solve (regional 0.003, 8,456 cells: whole-table
+/// patterns 0.5-3 s warm, 60-250 ms cold; benches/README.md), so there
+/// rounds and whole-table patterns start cold; small ones (up to
+/// [`COLD_3D_FROM`] cells) stay warm.
+pub fn warm_starts_pay(dims: usize, cells: usize) -> bool {
+    dims < 3 || cells < COLD_3D_FROM
+}
+
+/// See [`warm_starts_pay`] (regional 0.001, tables of about 3,000 cells:
+/// 37 s warm, 41 s cold).
+pub const COLD_3D_FROM: usize = 5_000;
 
 /// Solves min and max of every variable of `sys`.
 pub fn intervals(sys: &System) -> Result<Found, LpError> {
@@ -187,6 +208,7 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
         rounds_only,
         pending,
         progress,
+        cold_rounds,
     } = search;
     let n = sys.vars;
     let target = |v: usize| targets.map_or(Target::default(), |t| t[v]);
@@ -263,8 +285,8 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
                 break;
             }
             if solves > 0
-                && n >= COLD_VARS
-                && (targets_now.len() >= COLD_TARGETS || n >= COLD_ALWAYS)
+                && (cold_rounds
+                    || n >= COLD_VARS && (targets_now.len() >= COLD_TARGETS || n >= COLD_ALWAYS))
             {
                 // A new objective over many cells of a big model: from scratch.
                 lp = AttackerLp::new(sys, scale, truth);

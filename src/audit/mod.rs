@@ -115,7 +115,7 @@ pub fn check_table_explained(table: &mut Table) -> Result<TableAudit, LpError> {
     audit_impl(
         table,
         Depth::Check {
-            slice_from: slices::SLICE_FROM,
+            slice_from: slices::slice_from(table),
             explain: true,
         },
         None,
@@ -166,7 +166,8 @@ impl Depth {
 /// Secondary suppression uses it between its rounds, and `protect` as its
 /// final audit unless exact intervals are asked for.
 pub fn check_table(table: &mut Table) -> Result<TableAudit, LpError> {
-    check_table_sliced(table, None, slices::SLICE_FROM)
+    let slice_from = slices::slice_from(table);
+    check_table_sliced(table, None, slice_from)
 }
 
 /// [`check_table`] (or [`check_table_after`] with `earlier`), proving
@@ -194,7 +195,8 @@ pub fn check_table_after(
     table: &mut Table,
     earlier: Option<Proofs>,
 ) -> Result<TableAudit, LpError> {
-    check_table_sliced(table, earlier, slices::SLICE_FROM)
+    let slice_from = slices::slice_from(table);
+    check_table_sliced(table, earlier, slice_from)
 }
 
 /// Told how many more masked cells an audit has settled (each once).
@@ -214,7 +216,7 @@ pub fn final_audit(
         (true, true) => Depth::Exact,
         (true, false) => Depth::ExactNoLevels,
         (false, true) => Depth::Check {
-            slice_from: slices::SLICE_FROM,
+            slice_from: slices::slice_from(table),
             explain: true,
         },
         (false, false) => Depth::CheckNoLevels,
@@ -431,6 +433,8 @@ fn solve_component(
     });
     let mut seeds: Option<Vec<(Q, Q)>> =
         seeds.map(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
+    // Big three-dimensional tables: rounds from scratch (see lp::warm_starts_pay).
+    let cold_rounds = !lp::warm_starts_pay(table.dims.len(), table.cells.len());
     let slice_from = match depth {
         Depth::Check { slice_from, .. } => slice_from,
         _ => usize::MAX,
@@ -493,6 +497,7 @@ fn solve_component(
             rounds_only: false,
             pending: None,
             progress: Some(tick),
+            cold_rounds,
         },
     )?;
     if let Some(mut s) = sliced {
@@ -509,7 +514,7 @@ fn solve_component(
         depth,
         Depth::Check { explain: true, .. } | Depth::CheckNoLevels
     ) {
-        explain_failures(&sys, &targets, &mut found)?;
+        explain_failures(&sys, &targets, &mut found, cold_rounds)?;
     }
     Ok((found, false))
 }
@@ -517,7 +522,12 @@ fn solve_component(
 /// After a check, the attacker's exact extremes of the cells that fail
 /// (a check stops at the goals, so its ranges do not say by how much a
 /// cell misses them): in `found.shown`, the others at their ranges.
-fn explain_failures(sys: &System, targets: &[Target], found: &mut Found) -> Result<(), LpError> {
+fn explain_failures(
+    sys: &System,
+    targets: &[Target],
+    found: &mut Found,
+    cold_rounds: bool,
+) -> Result<(), LpError> {
     let ranges = found.ranges();
     let failing: Vec<[bool; 2]> = targets
         .iter()
@@ -541,6 +551,7 @@ fn explain_failures(sys: &System, targets: &[Target], found: &mut Found) -> Resu
             rounds_only: false,
             pending: Some(&failing),
             progress: None,
+            cold_rounds,
         },
     )?;
     found.solves += extremes.solves;

@@ -19,8 +19,23 @@ use crate::hierarchy::NodeId;
 use crate::read::MAX_DIMS;
 use crate::table::Table;
 
-/// Components up to this many cells are solved whole.
+/// Components up to this many cells are solved whole (two-dimensional
+/// tables).
 pub const SLICE_FROM: usize = 10_000;
+
+/// The same for tables of three dimensions or more, whose LPs cost far more
+/// per cell (regional 0.003: the check of an 8,456-cell table 40 s with
+/// slices from 2,000 cells, 63 s without; benches/README.md).
+pub const SLICE_FROM_3D: usize = 2_000;
+
+/// From how many cells a component of `table` is proven on slices first.
+pub fn slice_from(table: &Table) -> usize {
+    if super::lp::warm_starts_pay(table.dims.len(), table.cells.len()) {
+        SLICE_FROM
+    } else {
+        SLICE_FROM_3D
+    }
+}
 
 /// Largest slice of the successive passes, for components bigger than
 /// `slice_from` cells: a tenth of it, most of it, three times it.
@@ -316,6 +331,7 @@ pub(crate) fn solve_slice(
             rounds_only,
             pending: pending.as_deref(),
             progress: None,
+            cold_rounds: false,
         },
     )
 }

@@ -42,7 +42,7 @@ use rayon::prelude::*;
 
 use crate::audit::equations::Equation;
 use crate::audit::exact::{self, Point};
-use crate::audit::lp::{quiet_model, LpError, System};
+use crate::audit::lp::{self, quiet_model, LpError, System};
 use crate::audit::neighbourhood::Neighbourhood;
 use crate::audit::{target_of, Failure, FailureKind};
 use crate::certify::witness::{Proofs, Witness, Q};
@@ -338,7 +338,9 @@ impl Lps {
         solve_pattern(table, inst, cells, &mut self.slot, p, dir, amount)
     }
 
-    /// The same over the whole table, with its warm model (see [`whole_fits`]).
+    /// The same over the whole table (see [`whole_fits`]): with its warm
+    /// model, or cold where warm re-solves do not pay
+    /// ([`lp::warm_starts_pay`]: tables of three dimensions).
     fn whole(
         &mut self,
         table: &Table,
@@ -347,6 +349,10 @@ impl Lps {
         dir: Direction,
         amount: f64,
     ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
+        if !lp::warm_starts_pay(table.dims.len(), table.cells.len()) {
+            let all: Vec<u32> = (0..table.cells.len() as u32).collect();
+            return self.part(table, inst, &all, p, dir, amount);
+        }
         self.whole
             .get_or_insert_with(|| WholeModel::new(table, inst, unit(inst)))
             .solve(p, dir, amount)
