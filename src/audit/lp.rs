@@ -175,7 +175,8 @@ pub struct Search<'a> {
 /// same warm re-solves wander for thousands of degenerate pivots and cost
 /// 5 to 10 times a cold solve (regional 0.003, 8,456 cells: whole-table
 /// patterns 0.5-3 s warm, 60-250 ms cold; benches/README.md), so there
-/// rounds and whole-table patterns start cold; small ones (up to
+/// rounds and whole-table patterns start cold (and components are sliced
+/// sooner, [`super::slices::slice_from`]); smaller ones (under
 /// [`COLD_3D_FROM`] cells) stay warm.
 pub fn warm_starts_pay(dims: usize, cells: usize) -> bool {
     dims < 3 || cells < COLD_3D_FROM
