@@ -587,11 +587,7 @@ fn rtauargus_table_of_cells() {
         cells.len(),
         rows.iter().filter(|r| r["N_OBS"] != "0").count()
     );
-    verify_cmd(&rules, &out, &out.join("certificate.json"))
-        .arg("--input")
-        .arg(&input)
-        .assert()
-        .success();
+    assert_verified_with(&rules, &out, &input);
 }
 
 /// Errors in a τ-ARGUS data file name its own lines (blank lines

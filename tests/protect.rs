@@ -691,15 +691,7 @@ fn release_for_french_excel_and_as_a_workbook() {
         .lines()
         .any(|l| l.ends_with(";published") && l.contains(',')));
     assert!(!dir.path().join("published.xlsx").exists());
-    verify_cmd(
-        &data("tiny.toml"),
-        dir.path(),
-        &dir.path().join("certificate.json"),
-    )
-    .arg("--input")
-    .arg(data("secret.csv"))
-    .assert()
-    .success();
+    assert_verified_with(&data("tiny.toml"), dir.path(), &data("secret.csv"));
 
     // A workbook: a sheet per table, codes as text, values as numbers,
     // masked cells `s`; the same bytes on every run.
@@ -857,9 +849,5 @@ fn big_table_same_bytes_whatever_jobs() {
             "{f} differs between --jobs 1 and 2"
         );
     }
-    verify_cmd(&rules, &outs[0], &outs[0].join("certificate.json"))
-        .arg("--input")
-        .arg(&records)
-        .assert()
-        .success();
+    assert_verified_with(&rules, &outs[0], &records);
 }

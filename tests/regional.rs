@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{cellmask, generate, protect_cmd, read_csv, repo, verify_cmd};
+use common::{assert_verified_with, cellmask, generate, protect_cmd, read_csv, repo};
 use predicates::prelude::*;
 
 /// Five NC8 records over two departments: beer 22030001 and wine
@@ -312,11 +312,7 @@ fn a_big_three_dimensional_table_is_protected_and_verified() {
         .success();
     let cells = read_csv(&out.join("cells.csv"));
     assert!(cells.len() > 5_000, "{} cells", cells.len());
-    verify_cmd(&rules, &out, &out.join("certificate.json"))
-        .arg("--input")
-        .arg(&records)
-        .assert()
-        .success();
+    assert_verified_with(&rules, &out, &records);
 }
 
 /// A shipped rule set may be named instead of given as a file; a name

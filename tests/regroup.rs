@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{cellmask, data, protect_cmd, read_csv};
+use common::{audit_cmd, cellmask, data, protect_cmd, read_csv};
 
 /// Protects `tests/data/NAME.csv` with `NAME.toml` into `out` of a new
 /// temporary folder; returns the folder, the rules and the records.
@@ -46,14 +46,8 @@ fn product(map: &BTreeMap<(String, String, String), String>, code: &str) -> Stri
 /// alone and with the records (protection levels checked).
 fn reaudit(rules: &Path, records: &Path, out: &Path) {
     for with_records in [false, true] {
-        let mut cmd = cellmask();
-        cmd.args(["audit", "--rules"])
-            .arg(rules)
-            .arg("--published")
-            .arg(out.join("published.csv"))
-            .arg("--regroup")
-            .arg(out.join("regroup.csv"))
-            .arg("-q");
+        let mut cmd = audit_cmd(rules, &out.join("published.csv"));
+        cmd.arg("--regroup").arg(out.join("regroup.csv"));
         if with_records {
             cmd.arg("--input").arg(records);
         }
@@ -185,11 +179,7 @@ fn secret_partners_go_to_the_undetermined_country() {
 fn audit_of_a_regrouped_release_needs_its_regroup_file() {
     let (dir, rules, records) = protected("regroup");
     let out = dir.path().join("out");
-    let err = cellmask()
-        .args(["audit", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(out.join("published.csv"))
+    let err = audit_cmd(&rules, &out.join("published.csv"))
         .assert()
         .code(2)
         .get_output()
@@ -204,11 +194,7 @@ fn audit_of_a_regrouped_release_needs_its_regroup_file() {
         "flow,dimension,code,published,within\nI,product,01011010,0101XXXX,\n",
     )
     .unwrap();
-    cellmask()
-        .args(["audit", "--rules"])
-        .arg(&rules)
-        .arg("--published")
-        .arg(out.join("published.csv"))
+    audit_cmd(&rules, &out.join("published.csv"))
         .arg("--regroup")
         .arg(&bad)
         .arg("--input")

@@ -104,6 +104,16 @@ pub fn audit_cmd(rules: &Path, published: &Path) -> Command {
     cmd
 }
 
+/// Asserts that `cellmask verify --input records` passes on the release in
+/// `out` with its own certificate.json.
+pub fn assert_verified_with(rules: &Path, out: &Path, records: &Path) {
+    verify_cmd(rules, out, &out.join("certificate.json"))
+        .arg("--input")
+        .arg(records)
+        .assert()
+        .success();
+}
+
 /// `cellmask verify` of the release in `out` (its published.csv) against
 /// the certificate `cert`, more arguments to add.
 pub fn verify_cmd(rules: &Path, out: &Path, cert: &Path) -> Command {
