@@ -257,6 +257,7 @@ pub fn read_from<R: Read>(path: &Path, mut reader: R, rules: &Rules) -> Result<M
         let csv = rda
             .asc_to_csv(&bytes)
             .map_err(|(line, m)| Error::at(path, Some(line as u64), m))?;
+        let csv = to_utf8(csv, rules.input.encoding);
         // The converted copy has a header line the data file lacks.
         return read_utf8(path, std::io::Cursor::new(csv), rules).map_err(|e| match e {
             Error::Input(mut d) => {
@@ -276,6 +277,15 @@ pub fn read_from<R: Read>(path: &Path, mut reader: R, rules: &Rules) -> Result<M
             .build(reader);
         read_utf8(path, decoded, rules)
     }
+}
+
+/// A whole file's bytes in `encoding` (the rules' `encoding`), as UTF-8;
+/// a byte order mark wins, as for records read as a stream.
+pub fn to_utf8(bytes: Vec<u8>, encoding: &'static encoding_rs::Encoding) -> Vec<u8> {
+    if encoding == encoding_rs::UTF_8 {
+        return bytes;
+    }
+    encoding.decode(&bytes).0.into_owned().into_bytes()
 }
 
 /// [`read_from`] on UTF-8 text.
@@ -1009,6 +1019,16 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_files_decoded_from_the_rules_encoding() {
+        let latin = encoding_rs::WINDOWS_1252;
+        assert_eq!(to_utf8(b"R\xE9union".to_vec(), latin), "Réunion".as_bytes());
+        // A UTF-8 byte order mark wins over the rules (and is dropped).
+        assert_eq!(to_utf8(b"\xEF\xBB\xBFR\xC3\xA9".to_vec(), latin), "Ré".as_bytes());
+        // UTF-8 input is left as it is, invalid bytes included (its readers report them).
+        assert_eq!(to_utf8(b"R\xE9".to_vec(), encoding_rs::UTF_8), b"R\xE9");
+    }
 
     #[test]
     fn delimiter_detection() {

@@ -305,8 +305,9 @@ pub struct InputRules {
     pub split: Vec<String>,
     /// Only rows whose column holds one of the listed values are used.
     pub keep: BTreeMap<String, Vec<String>>,
-    /// The records' character encoding (`encoding` in the rules; UTF-8
-    /// unless said, e.g. `windows-1252` for customs extracts).
+    /// The input's character encoding, records or cells, τ-ARGUS data
+    /// files included (`encoding` in the rules; UTF-8 unless said, e.g.
+    /// `windows-1252` for customs extracts).
     pub encoding: &'static encoding_rs::Encoding,
     /// τ-ARGUS metadata (`rda` in the rules): records are then a τ-ARGUS
     /// data file (`.asc`, fixed width or separated) read through it.

@@ -23,7 +23,7 @@ use crate::aggregate::{ancestor_lists, cell_keys};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
-use crate::read::{detect_delimiter, Microdata, MAX_DIMS};
+use crate::read::{detect_delimiter, to_utf8, Microdata, MAX_DIMS};
 use crate::rules::{CellColumns, HierarchySource, Rules};
 use crate::table::{Cell, RuleSet, Status, Table};
 
@@ -57,7 +57,15 @@ pub fn read_cells(
         ),
         None => (bytes, false),
     };
-    let text = String::from_utf8(csv_bytes).map_err(|_| Error::at(path, None, "not UTF-8 text"))?;
+    let csv_bytes = to_utf8(csv_bytes, rules.input.encoding);
+    let text = String::from_utf8(csv_bytes).map_err(|_| {
+        Error::at(
+            path,
+            None,
+            "not UTF-8 text (a Windows-1252 or Latin-1 file? say so in the rules: \
+             encoding = \"windows-1252\" under [input])",
+        )
+    })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let header_line = text.lines().next().unwrap_or("");
     let delimiter = detect_delimiter(header_line.as_bytes());

@@ -532,6 +532,45 @@ fn csv_of_cells() {
     );
 }
 
+/// A file of cells in the encoding the rules name (Windows-1252, as
+/// τ-ARGUS files from Windows often are) is read as such; without
+/// `encoding`, the same file is an input error that says what to do.
+#[test]
+fn cells_in_windows_1252() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rules = d.join("cells.toml");
+    let toml = "frequency = 'n'\ntop = ['t1']\nvalue = 'v'\n\
+                [[dimension]]\nname = 'a'\nflat = true\nroot = 'T'\n\
+                [[dimension]]\nname = 'b'\nflat = true\nroot = 'T'\n";
+    std::fs::write(&rules, format!("[input]\nencoding = 'windows-1252'\n{toml}")).unwrap();
+    let input = d.join("cells.csv");
+    // "Réunion" and "Guyane" in Windows-1252: é is the single byte 0xE9.
+    let mut bytes = b"a,b,v,n,t1\nR".to_vec();
+    bytes.push(0xE9);
+    bytes.extend_from_slice(b"union,p,100.00,5,30.00\nR");
+    bytes.push(0xE9);
+    bytes.extend_from_slice(
+        b"union,q,50.00,4,20.00\nGuyane,p,80.00,4,20.00\nGuyane,q,70.00,6,15.00\n",
+    );
+    std::fs::write(&input, &bytes).unwrap();
+    let out = d.join("out");
+    protect_cmd(&rules, &input, &out).assert().success();
+    let cells = read_csv(&out.join("cells.csv"));
+    let reunion: Vec<_> = cells.iter().filter(|c| c["a"] == "Réunion").collect();
+    assert_eq!(reunion.len(), 3, "{cells:?}");
+    assert!(reunion.iter().any(|c| c["b"] == "T" && c["value"] == "150.00"));
+
+    std::fs::write(&rules, format!("[input]\n{toml}")).unwrap();
+    let out = d.join("bad");
+    let bad = protect_cmd(&rules, &input, &out).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("cells.csv: not UTF-8 text"), "{err}");
+    assert!(err.contains("encoding = \"windows-1252\""), "{err}");
+    assert!(!out.exists());
+}
+
 /// rtauargus' table of cells (sector x size: companies, turnover, largest
 /// contribution; the A10 > A21 > A88 tree from its correspondence table)
 /// protected as a file of cells: the primary cells are those the rules
