@@ -313,7 +313,10 @@ pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
             // On the biggest models a round costs seconds (cold) and the
             // per-cell LPs that follow tens of ms: rounds stop once one
             // proves less than half of what it aimed at.
-            if proven < 3 || (n >= COLD_ALWAYS && 2 * proven < targets_now.len()) {
+            if proven < 3
+                || (n >= COLD_ALWAYS && 2 * proven < targets_now.len())
+                || (cold_rounds && proven * COLD_ROUND_SHARE < targets_now.len())
+            {
                 break;
             }
         }
@@ -640,6 +643,10 @@ const COLD_TARGETS: usize = 50;
 /// scale 1's 156,000-variable component: rounds over 33 and 49 cells took
 /// 6.4-6.8 s warm, rounds over 57-89 cells 1.7-1.9 s cold).
 const COLD_ALWAYS: usize = 100_000;
+/// Cold rounds (see [`warm_starts_pay`]) stop once one proves less than
+/// one of its targets in this many: on regional 0.01's 13,000-14,000-variable
+/// components the last rounds took 30-46 s each and proved 0-7 of about 110.
+const COLD_ROUND_SHARE: usize = 10;
 
 /// An LP solution in units: the values, or the moves from the base.
 enum Approx {

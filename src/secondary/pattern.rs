@@ -232,6 +232,10 @@ fn pattern_pass(
                 if cells.len() > WHOLE_FROM && whole_fits(table) {
                     break lps.whole(table, inst, p, dir, amount)?;
                 }
+                if cells.len() > WHOLE_MAX_CELLS_COLD && !warm(table) {
+                    // Left to repair and the audit (see WHOLE_MAX_CELLS_COLD).
+                    break None;
+                }
                 match lps.part(table, inst, &cells, p, dir, amount)? {
                     Some(moves) => break Some(moves),
                     // No pattern even in the whole table: repair and the audit decide.
@@ -304,9 +308,22 @@ fn unit(inst: &Instance) -> f64 {
     inst.min_width
 }
 
-/// Whether the table is small enough for a whole-table model.
+/// Whether the table is small enough for a whole-table model (warm up to
+/// [`WHOLE_MAX_CELLS`] cells; cold, where warm re-solves do not pay, up to
+/// [`WHOLE_MAX_CELLS_COLD`]).
 fn whole_fits(table: &Table) -> bool {
-    table.cells.len() <= WHOLE_MAX_CELLS
+    let n = table.cells.len();
+    if warm(table) {
+        n <= WHOLE_MAX_CELLS
+    } else {
+        n <= WHOLE_MAX_CELLS_COLD
+    }
+}
+
+/// Whether pattern LPs over the whole table are re-solved warm
+/// ([`lp::warm_starts_pay`]).
+fn warm(table: &Table) -> bool {
+    lp::warm_starts_pay(table.dims.len(), table.cells.len())
 }
 
 /// The pattern LPs of one step: cold LPs over parts of the table (their
@@ -349,7 +366,7 @@ impl Lps {
         dir: Direction,
         amount: f64,
     ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
-        if !lp::warm_starts_pay(table.dims.len(), table.cells.len()) {
+        if !warm(table) {
             let all: Vec<u32> = (0..table.cells.len() as u32).collect();
             return self.part(table, inst, &all, p, dir, amount);
         }
@@ -478,6 +495,14 @@ pub const WHOLE_FROM: usize = 2_000;
 /// (national scale 0.1), and big lone cells are many there; their lone
 /// cells without a pattern in their neighbourhood go to the closure.
 pub const WHOLE_MAX_CELLS: usize = 50_000;
+
+/// The same for tables whose whole-table LPs are solved cold (big
+/// three-dimensional ones), and the largest part of them a pattern is
+/// searched in: a cold pattern LP over the 8,456 cells of regional 0.003's
+/// imports takes 60-250 ms, over the 16,527 of regional 0.01's 0.1-20 s and
+/// sometimes minutes (degenerate pivots). Lone cells without a pattern
+/// nearer go to the closure, failing cells to repair and the audit.
+pub const WHOLE_MAX_CELLS_COLD: usize = 10_000;
 
 /// Masked cells alone among published cells in some equation, in table order.
 fn lone_cells(table: &Table, inst: &Instance) -> Vec<u32> {
