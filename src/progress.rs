@@ -28,7 +28,8 @@ impl Progress {
         Progress(bar)
     }
 
-    /// A bar over a count of items.
+    /// A bar over a count of items; its elapsed time keeps running between
+    /// items (one table's secondary suppression can take minutes).
     pub fn items(len: u64, what: &str, quiet: bool) -> Progress {
         let bar = Self::hidden_unless_terminal(ProgressBar::new(len), quiet);
         bar.set_style(
@@ -37,6 +38,7 @@ impl Progress {
                 .progress_chars("=> "),
         );
         bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
         Progress(bar)
     }
 
