@@ -1025,7 +1025,10 @@ mod tests {
         let latin = encoding_rs::WINDOWS_1252;
         assert_eq!(to_utf8(b"R\xE9union".to_vec(), latin), "Réunion".as_bytes());
         // A UTF-8 byte order mark wins over the rules (and is dropped).
-        assert_eq!(to_utf8(b"\xEF\xBB\xBFR\xC3\xA9".to_vec(), latin), "Ré".as_bytes());
+        assert_eq!(
+            to_utf8(b"\xEF\xBB\xBFR\xC3\xA9".to_vec(), latin),
+            "Ré".as_bytes()
+        );
         // UTF-8 input is left as it is, invalid bytes included (its readers report them).
         assert_eq!(to_utf8(b"R\xE9".to_vec(), encoding_rs::UTF_8), b"R\xE9");
     }

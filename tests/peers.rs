@@ -543,7 +543,11 @@ fn cells_in_windows_1252() {
     let toml = "frequency = 'n'\ntop = ['t1']\nvalue = 'v'\n\
                 [[dimension]]\nname = 'a'\nflat = true\nroot = 'T'\n\
                 [[dimension]]\nname = 'b'\nflat = true\nroot = 'T'\n";
-    std::fs::write(&rules, format!("[input]\nencoding = 'windows-1252'\n{toml}")).unwrap();
+    std::fs::write(
+        &rules,
+        format!("[input]\nencoding = 'windows-1252'\n{toml}"),
+    )
+    .unwrap();
     let input = d.join("cells.csv");
     // "Réunion" and "Guyane" in Windows-1252: é is the single byte 0xE9.
     let mut bytes = b"a,b,v,n,t1\nR".to_vec();
@@ -559,7 +563,9 @@ fn cells_in_windows_1252() {
     let cells = read_csv(&out.join("cells.csv"));
     let reunion: Vec<_> = cells.iter().filter(|c| c["a"] == "Réunion").collect();
     assert_eq!(reunion.len(), 3, "{cells:?}");
-    assert!(reunion.iter().any(|c| c["b"] == "T" && c["value"] == "150.00"));
+    assert!(reunion
+        .iter()
+        .any(|c| c["b"] == "T" && c["value"] == "150.00"));
 
     std::fs::write(&rules, format!("[input]\n{toml}")).unwrap();
     let out = d.join("bad");
