@@ -279,6 +279,10 @@ pub fn read_from<R: Read>(path: &Path, mut reader: R, rules: &Rules) -> Result<M
     }
 }
 
+/// What to do about text that is not UTF-8 (said by every reader that
+/// meets some).
+pub const ENCODING_HINT: &str = "say so in the rules: encoding = \"windows-1252\" under [input]";
+
 /// A whole file's bytes in `encoding` (the rules' `encoding`), as UTF-8;
 /// a byte order mark wins, as for records read as a stream.
 pub fn to_utf8(bytes: Vec<u8>, encoding: &'static encoding_rs::Encoding) -> Vec<u8> {
@@ -689,8 +693,7 @@ fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial
                         Some(line),
                         format!(
                             "column '{}' is not valid UTF-8 (a Windows-1252 or Latin-1 \
-                             extract? say so in the rules: encoding = \"windows-1252\" \
-                             under [input])",
+                             extract? {ENCODING_HINT})",
                             s.columns[i]
                         ),
                     );

@@ -23,7 +23,7 @@ use crate::aggregate::{ancestor_lists, cell_keys};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
-use crate::read::{detect_delimiter, to_utf8, Microdata, MAX_DIMS};
+use crate::read::{detect_delimiter, to_utf8, Microdata, ENCODING_HINT, MAX_DIMS};
 use crate::rules::{CellColumns, HierarchySource, Rules};
 use crate::table::{Cell, RuleSet, Status, Table};
 
@@ -62,8 +62,7 @@ pub fn read_cells(
         Error::at(
             path,
             None,
-            "not UTF-8 text (a Windows-1252 or Latin-1 file? say so in the rules: \
-             encoding = \"windows-1252\" under [input])",
+            format!("not UTF-8 text (a Windows-1252 or Latin-1 file? {ENCODING_HINT})"),
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);

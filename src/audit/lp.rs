@@ -21,6 +21,7 @@ use num_integer::Integer;
 use super::exact::{self, Point};
 use super::ties::Ties;
 use crate::certify::witness::Q;
+use crate::table::Table;
 
 /// Why an attacker LP could not be solved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -167,8 +168,8 @@ pub struct Search<'a> {
     pub cold_rounds: bool,
 }
 
-/// Whether re-solving from the last basis pays on the LPs of a table of
-/// `dims` dimensions and `cells` cells. On two-dimensional tables a
+/// Whether re-solving from the last basis pays on the LPs of `table`
+/// (from its number of dimensions and of cells only). On two-dimensional tables a
 /// re-solve after a change of objective or of one cell's bounds costs a
 /// few times less than a cold solve (national 0.01: whole-table patterns
 /// 66 ms warm, 3 times that cold). On big three-dimensional tables the
@@ -178,8 +179,8 @@ pub struct Search<'a> {
 /// rounds and whole-table patterns start cold (and components are sliced
 /// sooner, [`super::slices::slice_from`]); smaller ones (under
 /// [`COLD_3D_FROM`] cells) stay warm.
-pub fn warm_starts_pay(dims: usize, cells: usize) -> bool {
-    dims < 3 || cells < COLD_3D_FROM
+pub fn warm_starts_pay(table: &Table) -> bool {
+    table.dims.len() < 3 || table.cells.len() < COLD_3D_FROM
 }
 
 /// See [`warm_starts_pay`] (regional 0.001, tables of about 3,000 cells:

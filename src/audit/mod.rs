@@ -434,7 +434,7 @@ fn solve_component(
     let mut seeds: Option<Vec<(Q, Q)>> =
         seeds.map(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
     // Big three-dimensional tables: rounds from scratch (see lp::warm_starts_pay).
-    let cold_rounds = !lp::warm_starts_pay(table.dims.len(), table.cells.len());
+    let cold_rounds = !lp::warm_starts_pay(table);
     let slice_from = match depth {
         Depth::Check { slice_from, .. } => slice_from,
         _ => usize::MAX,

@@ -30,7 +30,7 @@ pub const SLICE_FROM_3D: usize = 2_000;
 
 /// From how many cells a component of `table` is proven on slices first.
 pub fn slice_from(table: &Table) -> usize {
-    if super::lp::warm_starts_pay(table.dims.len(), table.cells.len()) {
+    if super::lp::warm_starts_pay(table) {
         SLICE_FROM
     } else {
         SLICE_FROM_3D

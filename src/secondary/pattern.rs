@@ -232,7 +232,7 @@ fn pattern_pass(
                 if cells.len() > WHOLE_FROM && whole_fits(table) {
                     break lps.whole(table, inst, p, dir, amount)?;
                 }
-                if cells.len() > WHOLE_MAX_CELLS_COLD && !warm(table) {
+                if cells.len() > WHOLE_MAX_CELLS_COLD && !lp::warm_starts_pay(table) {
                     // Left to repair and the audit (see WHOLE_MAX_CELLS_COLD).
                     break None;
                 }
@@ -313,17 +313,11 @@ fn unit(inst: &Instance) -> f64 {
 /// [`WHOLE_MAX_CELLS_COLD`]).
 fn whole_fits(table: &Table) -> bool {
     let n = table.cells.len();
-    if warm(table) {
+    if lp::warm_starts_pay(table) {
         n <= WHOLE_MAX_CELLS
     } else {
         n <= WHOLE_MAX_CELLS_COLD
     }
-}
-
-/// Whether pattern LPs over the whole table are re-solved warm
-/// ([`lp::warm_starts_pay`]).
-fn warm(table: &Table) -> bool {
-    lp::warm_starts_pay(table.dims.len(), table.cells.len())
 }
 
 /// The pattern LPs of one step: cold LPs over parts of the table (their
@@ -366,7 +360,7 @@ impl Lps {
         dir: Direction,
         amount: f64,
     ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
-        if !warm(table) {
+        if !lp::warm_starts_pay(table) {
             let all: Vec<u32> = (0..table.cells.len() as u32).collect();
             return self.part(table, inst, &all, p, dir, amount);
         }
