@@ -406,6 +406,7 @@ impl Done<'_> {
         lo <= Q::int(bounds.lo[v]) || (!self.solve_all && st.targets[v].min_met(lo, hi))
     }
 
+    /// [`Done::max`] or [`Done::min`].
     fn of(&self, st: &State, bounds: &Bounds, v: usize, maximise: bool) -> bool {
         if maximise {
             self.max(st, bounds, v)
@@ -1217,29 +1218,6 @@ impl EndSum {
     }
 }
 
-/// Valid bounds of every variable by propagating bounds through the
-/// equations, starting from `0 <= x < inf`, in exact units (coefficients
-/// are +-1). Outer bounds only: a solution that reaches one proves it is
-/// the extreme.
-fn propagate_bounds(sys: &System) -> (Vec<i128>, Vec<Option<i128>>) {
-    let n = sys.vars;
-    let mut lo = vec![0i128; n];
-    let mut hi: Vec<Option<i128>> = vec![None; n];
-    if !unit_coefficients(sys) {
-        return (lo, hi);
-    }
-    for _round in 0..30 {
-        let mut changed = false;
-        for (terms, rhs) in &sys.rows {
-            changed |= tighten_row(terms, *rhs, &mut lo, &mut hi, &mut |_| {});
-        }
-        if !changed {
-            break;
-        }
-    }
-    (lo, hi)
-}
-
 /// Whether every coefficient of `sys` is +-1 (what bound propagation needs).
 fn unit_coefficients(sys: &System) -> bool {
     sys.rows
@@ -1324,17 +1302,36 @@ struct Bounds {
 const TIGHTEN_VISITS: usize = 20_000;
 
 impl Bounds {
+    /// Valid bounds of every variable by propagating bounds through the
+    /// equations, starting from `0 <= x < inf`, in exact units (only when
+    /// every coefficient is +-1; otherwise those starting bounds). Outer
+    /// bounds only: a solution that reaches one proves it is the extreme.
     fn new(sys: &System) -> Bounds {
-        let (lo, hi) = propagate_bounds(sys);
-        let mut rows_of = vec![Vec::new(); sys.vars];
-        if unit_coefficients(sys) {
-            for (r, (terms, _)) in sys.rows.iter().enumerate() {
-                for &(v, _) in terms {
-                    rows_of[v].push(r as u32);
-                }
+        let n = sys.vars;
+        let mut bounds = Bounds {
+            lo: vec![0; n],
+            hi: vec![None; n],
+            rows_of: vec![Vec::new(); n],
+        };
+        if !unit_coefficients(sys) {
+            return bounds;
+        }
+        let Bounds { lo, hi, rows_of } = &mut bounds;
+        for _round in 0..30 {
+            let mut changed = false;
+            for (terms, rhs) in &sys.rows {
+                changed |= tighten_row(terms, *rhs, lo, hi, &mut |_| {});
+            }
+            if !changed {
+                break;
             }
         }
-        Bounds { lo, hi, rows_of }
+        for (r, (terms, _)) in sys.rows.iter().enumerate() {
+            for &(v, _) in terms {
+                rows_of[v].push(r as u32);
+            }
+        }
+        bounds
     }
 
     /// `x_v <= hi` (`upper`) or `x_v >= lo`, then propagated.
