@@ -14,12 +14,14 @@
 //! read off those exact points alone, in the cells' own units.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use highs::{HighsModelStatus, Model, RowProblem, Sense};
 use num_integer::Integer;
 use rayon::prelude::*;
 
 use super::exact::{self, Point};
+use super::leaf_form::LeafForm;
 use super::ties::Ties;
 use crate::certify::witness::Q;
 use crate::table::Table;
@@ -107,9 +109,23 @@ pub struct Found {
 impl Found {
     /// Keeps a witness (deviating from `base`) when it widens some range.
     pub fn add(&mut self, base: &Point, w: LocalWitness) -> bool {
+        self.add_where(base, w, |_, _, _| true)
+    }
+
+    /// [`Found::add`], widening only the ranges `(v, lo, hi)` for which
+    /// `open` holds.
+    fn add_where(
+        &mut self,
+        base: &Point,
+        w: LocalWitness,
+        open: impl Fn(usize, Q, Q) -> bool,
+    ) -> bool {
         let id = self.witnesses.len() as u32;
         let mut used = false;
         for &(v, m) in &w.moves {
+            if !open(v, self.low[v].value, self.high[v].value) {
+                continue;
+            }
             let Some(val) = Q::new(base.nums[v], base.den).plus(m, w.den) else {
                 continue;
             };
@@ -203,11 +219,17 @@ pub fn intervals(sys: &System) -> Result<Found, LpError> {
 /// made exact ([`exact::recover`]) and kept as witnesses when they widen a
 /// range; every range returned is reached at both ends by exact points.
 pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
-    intervals_chunked(sys, search, Chunking::DEFAULT)
+    intervals_chunked(sys, search, Chunking::DEFAULT, true)
 }
 
-/// [`intervals_for`] with the per-cell LPs split by `chunking`.
-fn intervals_chunked(sys: &System, search: Search, chunking: Chunking) -> Result<Found, LpError> {
+/// [`intervals_for`] with the per-cell LPs split by `chunking`, over the
+/// leaf form when `leaves` and the search is exact.
+fn intervals_chunked(
+    sys: &System,
+    search: Search,
+    chunking: Chunking,
+    leaves: bool,
+) -> Result<Found, LpError> {
     let Search {
         targets,
         exact: solve_all,
@@ -231,12 +253,20 @@ fn intervals_chunked(sys: &System, search: Search, chunking: Chunking) -> Result
     let tol = 1e-11 * scale;
     // With an integer base (the true values), the LP is over moves from it.
     let truth = base.filter(|b| b.den == 1);
-    let mut lp = AttackerLp::new(sys, scale, truth);
+    // Exact searches (no caps) solve over the leaves: the same extremes
+    // from a model a third to a fifth the size.
+    let form = (solve_all && leaves)
+        .then(|| LeafForm::of(sys))
+        .flatten()
+        .map(Arc::new);
+    let mut lp = AttackerLp::new(sys, scale, truth, form.as_ref());
     // A check stops each move at what its target needs.
     let capped = truth.is_some() && !solve_all;
     let mut bounds = Bounds::new(sys);
     let mut st = State {
         base: base.cloned(),
+        base_leaves: base.zip(form.as_ref()).map(|(b, f)| f.restrict(b)),
+        form: form.clone(),
         found: Found {
             low: Vec::new(),
             high: Vec::new(),
@@ -246,6 +276,7 @@ fn intervals_chunked(sys: &System, search: Search, chunking: Chunking) -> Result
         solved_max: vec![false; n],
         solved_min: vec![false; n],
         targets: (0..n).map(target).collect(),
+        met: vec![false; n],
     };
     if solve_all {
         st.found.shown = Some(Vec::new());
@@ -276,7 +307,7 @@ fn intervals_chunked(sys: &System, search: Search, chunking: Chunking) -> Result
                     || n >= COLD_VARS && (targets_now.len() >= COLD_TARGETS || n >= COLD_ALWAYS))
             {
                 // A new objective over many cells of a big model: from scratch.
-                lp = AttackerLp::new(sys, scale, truth);
+                lp = AttackerLp::new(sys, scale, truth, form.as_ref());
             }
             let weights: Vec<(usize, f64, Option<i128>)> = targets_now
                 .iter()
@@ -358,7 +389,7 @@ fn intervals_chunked(sys: &System, search: Search, chunking: Chunking) -> Result
                 .par_iter()
                 .map(|cells| {
                     let (mut st, mut bounds) = (st.clone(), bounds.clone());
-                    let mut lp = AttackerLp::new(sys, scale, truth);
+                    let mut lp = AttackerLp::new(sys, scale, truth, form.as_ref());
                     let solves = each.run(&mut st, &mut bounds, &mut lp, cells)?;
                     Ok((st, solves))
                 })
@@ -512,13 +543,7 @@ impl Each<'_> {
                 solves += 1;
                 let optimal = x.is_some();
                 // The solver's value of v, to check the exact point against.
-                let solver_v = x.as_ref().map(|x| match x {
-                    Approx::Values(z) => z[v],
-                    Approx::Moves(d) => {
-                        let b = st.base.as_ref().expect("moves need the base");
-                        b.nums[v] as f64 / b.den as f64 + d[v]
-                    }
-                });
+                let solver_v = x.as_ref().map(|x| st.solver_value(v, x));
                 if let Some(x) = x {
                     st.take(sys, &x, tol, seeds, &bounds_of(&weights, sense));
                 }
@@ -567,11 +592,18 @@ impl Each<'_> {
 #[derive(Clone)]
 struct State {
     base: Option<Point>,
+    /// The base's leaves, when the LP is over the leaf form.
+    base_leaves: Option<Point>,
+    /// The leaf form the LP solutions are over, if any.
+    form: Option<Arc<LeafForm>>,
     found: Found,
     solved_max: Vec<bool>,
     solved_min: Vec<bool>,
     /// Per variable, what passes (exact searches keep witnesses for it).
     targets: Vec<Target>,
+    /// Per variable, whether its proven range is known to meet its target
+    /// (filled as found: ranges only widen).
+    met: Vec<bool>,
 }
 
 impl State {
@@ -670,6 +702,9 @@ impl State {
         seeds: Option<&[(Q, Q)]>,
         caps: &[(usize, Option<i128>, Option<i128>)],
     ) {
+        if let Some(form) = self.form.clone() {
+            return self.take_leaves(sys, &form, approx, tol, seeds);
+        }
         let approx = match approx {
             Approx::Moves(d) => {
                 let base = self.base.as_ref().expect("moves need the base");
@@ -681,14 +716,74 @@ impl State {
             Approx::Values(z) => z,
         };
         let nonneg = exact::Box::nonnegative(sys.vars);
-        let Some(p) =
-            exact::recover(sys, approx, &nonneg, tol).or_else(|| self.shrunk(sys, approx, tol))
+        let base = self.base.as_ref().filter(|b| b.den == 1);
+        let Some(p) = exact::recover(sys, approx, &nonneg, tol)
+            .or_else(|| base.and_then(|b| shrunk(sys, b, approx, tol)))
         else {
             return;
         };
+        self.take_point(p, seeds);
+    }
+
+    /// [`State::take`] for a solution over the leaves of `form`: made
+    /// exact there (a smaller system), then lifted to every variable.
+    fn take_leaves(
+        &mut self,
+        sys: &System,
+        form: &LeafForm,
+        approx: &Approx,
+        tol: f64,
+        seeds: Option<&[(Q, Q)]>,
+    ) {
+        match approx {
+            Approx::Moves(d) => {
+                let base = self.base_leaves.as_ref().expect("moves need the base");
+                if let Some(w) =
+                    exact_moves(&form.sys, base, d, tol, &[]).and_then(|w| form.lift_moves(&w))
+                {
+                    self.add(w);
+                }
+            }
+            Approx::Values(y) => {
+                let nonneg = exact::Box::nonnegative(form.sys.vars);
+                let base = self.base_leaves.as_ref().filter(|b| b.den == 1);
+                let p = exact::recover(&form.sys, y, &nonneg, tol)
+                    .or_else(|| base.and_then(|b| shrunk(&form.sys, b, y, tol)));
+                let p = p.and_then(|p| form.lift(&p));
+                if let Some(p) = p {
+                    // The lift meets every row and bound by construction
+                    // (the certificate's check is what proves it).
+                    debug_assert!(exact::check(sys, &exact::Box::nonnegative(sys.vars), &p));
+                    self.take_point(p, seeds);
+                }
+            }
+        }
+    }
+
+    /// The solver's value of `v` in a solution.
+    fn solver_value(&self, v: usize, x: &Approx) -> f64 {
+        match (x, &self.form) {
+            (Approx::Values(z), None) => z[v],
+            (Approx::Values(y), Some(f)) => f.value(v, y),
+            (Approx::Moves(d), form) => {
+                let b = self.base.as_ref().expect("moves need the base");
+                let m = form.as_ref().map_or_else(|| d[v], |f| f.moved(v, d));
+                b.nums[v] as f64 / b.den as f64 + m
+            }
+        }
+    }
+
+    /// Keeps an exact point of the system: the base if none yet, else a
+    /// witness when it widens a range.
+    fn take_point(&mut self, p: Point, seeds: Option<&[(Q, Q)]>) {
         if self.base.is_none() {
             self.init_ends(&p, seeds.filter(|_| false));
+            self.base_leaves = self.form.as_ref().map(|f| f.restrict(&p));
             self.base = Some(p);
+            return;
+        }
+        let exact = self.found.shown.is_some();
+        if exact && !self.widens_shown(&p) {
             return;
         }
         let base = self.base.as_ref().expect("base");
@@ -704,29 +799,58 @@ impl State {
                 (d != 0).then_some((v, d))
             })
             .collect();
-        self.add(LocalWitness { den: l, moves });
+        let w = LocalWitness { den: l, moves };
+        if exact {
+            // Shown already widened; the cells short of their target
+            // (`met` is fresh for every cell it moves) take it as an end.
+            let met = &self.met;
+            self.found.add_where(base, w, |v, _, _| !met[v]);
+        } else {
+            self.add(w);
+        }
     }
 
-    /// A solution overshooting `x >= 0` by the solver's tolerance, made
-    /// exact on its rows and scaled back towards an integer base just
-    /// enough (the base is a point of the system, inside the bounds).
-    fn shrunk(&self, sys: &System, approx: &[f64], tol: f64) -> Option<Point> {
-        let base = self.base.as_ref().filter(|b| b.den == 1)?;
-        let nonneg = exact::Box::nonnegative(sys.vars);
-        let p = [tol, 0.0]
-            .into_iter()
-            .find_map(|t| exact::recover_rows(sys, approx, &nonneg, t))?;
-        // The move from the base, its bounds -base, scaled back.
-        let d = offset(&p, base, -1)?;
-        let moves = exact::Box {
-            lo: base.nums.iter().map(|&b| -b).collect(),
-            hi: vec![None; sys.vars],
-            snap_zero: false,
-            pins: Vec::new(),
-        };
-        let d = exact::shrink_to_bounds(&moves, &d)?;
-        let out = offset(&d, base, 1)?;
-        exact::check(sys, &nonneg, &out).then_some(out)
+    /// An exact search's point: its values widen the extremes shown;
+    /// whether it moves (from the base) a cell short of its target, for
+    /// which it is kept as a witness. Without building its moves.
+    fn widens_shown(&mut self, p: &Point) -> bool {
+        let base = self.base.as_ref().expect("base");
+        let shown = self.found.shown.as_mut().expect("an exact search");
+        let mut needed = false;
+        for (v, (&a, &b)) in p.nums.iter().zip(&base.nums).enumerate() {
+            let moved = if p.den == base.den {
+                a != b
+            } else {
+                a.checked_mul(base.den) != b.checked_mul(p.den)
+            };
+            if !moved {
+                continue;
+            }
+            let val = Q { num: a, den: p.den };
+            let (lo, hi) = shown[v];
+            // Same denominators (mostly 1) compare without products.
+            if if lo.den == p.den {
+                a < lo.num
+            } else {
+                val < lo
+            } {
+                shown[v].0 = Q::new(a, p.den);
+            }
+            if if hi.den == p.den {
+                a > hi.num
+            } else {
+                val > hi
+            } {
+                shown[v].1 = Q::new(a, p.den);
+            }
+            if !self.met[v] {
+                let (lo, hi) = (self.found.low[v].value, self.found.high[v].value);
+                // Ranges only widen: once met, always met.
+                self.met[v] = self.targets[v].met_by(lo, hi);
+                needed |= !self.met[v];
+            }
+        }
+        needed
     }
 
     fn add(&mut self, w: LocalWitness) {
@@ -749,6 +873,13 @@ impl State {
             if !needed {
                 return;
             }
+            // Only the cells still short of their target take it as an
+            // end: the others' proofs stay as they are (the extremes are
+            // in `shown`), so that few witnesses are kept.
+            let targets = &self.targets;
+            self.found
+                .add_where(base, w, |v, lo, hi| !targets[v].met_by(lo, hi));
+            return;
         }
         self.found.add(base, w);
     }
@@ -910,6 +1041,28 @@ fn exact_moves_at(
     (!moves.is_empty()).then_some(LocalWitness { den: p.den, moves })
 }
 
+/// A solution overshooting `x >= 0` by the solver's tolerance, made
+/// exact on its rows and scaled back towards an integer base just
+/// enough (the base is a point of the system, inside the bounds).
+fn shrunk(sys: &System, base: &Point, approx: &[f64], tol: f64) -> Option<Point> {
+    debug_assert_eq!(base.den, 1);
+    let nonneg = exact::Box::nonnegative(sys.vars);
+    let p = [tol, 0.0]
+        .into_iter()
+        .find_map(|t| exact::recover_rows(sys, approx, &nonneg, t))?;
+    // The move from the base, its bounds -base, scaled back.
+    let d = offset(&p, base, -1)?;
+    let moves = exact::Box {
+        lo: base.nums.iter().map(|&b| -b).collect(),
+        hi: vec![None; sys.vars],
+        snap_zero: false,
+        pins: Vec::new(),
+    };
+    let d = exact::shrink_to_bounds(&moves, &d)?;
+    let out = offset(&d, base, 1)?;
+    exact::check(sys, &nonneg, &out).then_some(out)
+}
+
 /// `p + sign * base` for an integer `base`, on `p`'s denominator.
 fn offset(p: &Point, base: &Point, sign: i128) -> Option<Point> {
     let nums = p
@@ -962,10 +1115,29 @@ struct AttackerLp {
     /// Deviation form: per variable, its truth and the upper bounds of its
     /// `(u, w)` columns (scaled).
     caps: Vec<(i128, [f64; 2])>,
+    /// The leaf form the model is over (its variables are the leaves,
+    /// solutions come over them; weights are given over the original's).
+    form: Option<Arc<LeafForm>>,
 }
 
 impl AttackerLp {
-    fn new(sys: &System, scale: f64, truth: Option<&Point>) -> AttackerLp {
+    fn new(
+        sys: &System,
+        scale: f64,
+        truth: Option<&Point>,
+        form: Option<&Arc<LeafForm>>,
+    ) -> AttackerLp {
+        let leaves_truth = form.zip(truth).map(|(f, t)| f.restrict(t));
+        let (sys, truth) = match form {
+            Some(f) => (&f.sys, leaves_truth.as_ref()),
+            None => (sys, truth),
+        };
+        let mut lp = AttackerLp::over(sys, scale, truth);
+        lp.form = form.cloned();
+        lp
+    }
+
+    fn over(sys: &System, scale: f64, truth: Option<&Point>) -> AttackerLp {
         match truth {
             None => {
                 let (model, cols) = attacker_model(sys, scale);
@@ -975,6 +1147,7 @@ impl AttackerLp {
                     deviation: false,
                     scale,
                     caps: Vec::new(),
+                    form: None,
                 }
             }
             Some(t) => {
@@ -1004,6 +1177,7 @@ impl AttackerLp {
                         .iter()
                         .map(|&x| (x, [f64::INFINITY, x as f64 / scale]))
                         .collect(),
+                    form: None,
                 }
             }
         }
@@ -1014,7 +1188,7 @@ impl AttackerLp {
     /// basis (dual feasible: every move costs; a pattern search rather
     /// than a climb); None when no solution moves it that far.
     fn reach(&mut self, v: usize, sense: Sense, need: i128) -> Result<Option<Approx>, LpError> {
-        debug_assert!(self.deviation);
+        debug_assert!(self.deviation && self.form.is_none());
         let mut model = self.model.take().expect("a model between solves");
         let k = usize::from(sense != Sense::Maximise);
         let (moved, other) = (self.cols[2 * v + k], self.cols[2 * v + 1 - k]);
@@ -1048,12 +1222,30 @@ impl AttackerLp {
     /// Optimises `sum weight * x_v` in `sense`, each weighted variable
     /// moving at most its cap in that direction (deviation form: a search
     /// that only needs a goal stops there, with few cells moved); the
-    /// solution in units, or None when unbounded.
+    /// solution in units (over the leaves with a leaf form), or None when
+    /// unbounded.
     fn solve(
         &mut self,
         sense: Sense,
         weights: &[(usize, f64, Option<i128>)],
     ) -> Result<Option<Approx>, LpError> {
+        let round = weights.len() > 1;
+        let leaf_weights: Vec<(usize, f64, Option<i128>)>;
+        let weights = match &self.form {
+            Some(f) => {
+                debug_assert!(
+                    weights.iter().all(|w| w.2.is_none()),
+                    "caps need the original"
+                );
+                leaf_weights = f
+                    .costs(weights.iter().map(|&(v, c, _)| (v, c)))
+                    .into_iter()
+                    .map(|(l, c)| (l, c, None))
+                    .collect();
+                &leaf_weights[..]
+            }
+            None => weights,
+        };
         let mut model = self.model.take().expect("a model between solves");
         let sign = if sense == Sense::Maximise { 1.0 } else { -1.0 };
         let (u_or_w, scale) = (usize::from(sense != Sense::Maximise), self.scale);
@@ -1075,7 +1267,7 @@ impl AttackerLp {
         } else {
             sense
         };
-        let fresh = self.deviation && weights.len() > 1 && self.cols.len() >= 2 * FRESH_FROM;
+        let fresh = self.deviation && round && self.cols.len() >= 2 * FRESH_FROM;
         if fresh {
             model.set_option("presolve", "on");
             model.set_option("simplex_strategy", 1);
@@ -1600,6 +1792,7 @@ mod tests {
                 from_cols: usize::MAX,
                 ..Chunking::DEFAULT
             },
+            true,
         )
         .unwrap();
         let split = Chunking {
@@ -1607,7 +1800,7 @@ mod tests {
             cells: 1,
             most: 4,
         };
-        let four = intervals_chunked(&sys, search, split).unwrap();
+        let four = intervals_chunked(&sys, search, split, true).unwrap();
         assert_eq!(one.shown, four.shown);
         let (a, b) = (one.shown.unwrap(), four.shown.clone().unwrap());
         assert!(a.iter().any(|&(lo, hi)| hi.exceeds_by(lo, 1)));
@@ -1620,6 +1813,121 @@ mod tests {
                 "cell {v}"
             );
         }
+    }
+
+    /// A masked two-dimensional table with hierarchies in both dimensions
+    /// (total > 2 groups > 5 leaves each way), its system and true values.
+    fn hierarchical(seed: u64, masked_share: f64) -> (System, Point) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        // Node 0 the total, 1-2 groups, 3-7 leaves (3, 4, 5 under 1).
+        let kids = |n: usize| -> Vec<usize> {
+            match n {
+                0 => vec![1, 2],
+                1 => vec![3, 4, 5],
+                2 => vec![6, 7],
+                _ => vec![],
+            }
+        };
+        let under = |n: usize| -> Vec<usize> {
+            let mut out = vec![];
+            let mut stack = vec![n];
+            while let Some(m) = stack.pop() {
+                let k = kids(m);
+                if k.is_empty() {
+                    out.push(m);
+                }
+                stack.extend(k);
+            }
+            out
+        };
+        let leaf: Vec<Vec<i128>> = (0..8)
+            .map(|_| (0..8).map(|_| rng.gen_range(0..40i128)).collect())
+            .collect();
+        let value = |a: usize, b: usize| -> i128 {
+            under(a)
+                .iter()
+                .flat_map(|&i| under(b).into_iter().map(move |j| (i, j)))
+                .map(|(i, j)| leaf[i][j])
+                .sum()
+        };
+        let mut var = vec![[usize::MAX; 8]; 8];
+        let mut truth = vec![];
+        for a in 0..8 {
+            for b in 0..8 {
+                if (a, b) != (0, 0) && rng.gen_bool(masked_share) {
+                    var[a][b] = truth.len();
+                    truth.push(value(a, b));
+                }
+            }
+        }
+        let mut rows = vec![];
+        for a in 0..8 {
+            for b in 0..8 {
+                let lines = [
+                    kids(a).into_iter().map(|c| (c, b)).collect::<Vec<_>>(),
+                    kids(b).into_iter().map(|c| (a, c)).collect(),
+                ];
+                for parts in lines.into_iter().filter(|p| !p.is_empty()) {
+                    let (mut terms, mut rhs) = (vec![], 0i128);
+                    for (k, (i, j)) in
+                        std::iter::once((1i64, (a, b))).chain(parts.into_iter().map(|c| (-1, c)))
+                    {
+                        match var[i][j] {
+                            usize::MAX => rhs -= k as i128 * value(i, j),
+                            v => terms.push((v, k)),
+                        }
+                    }
+                    if !terms.is_empty() {
+                        rows.push((terms, rhs));
+                    }
+                }
+            }
+        }
+        let sys = System {
+            vars: truth.len(),
+            rows,
+        };
+        (
+            sys,
+            Point {
+                den: 1,
+                nums: truth,
+            },
+        )
+    }
+
+    #[test]
+    fn the_leaf_form_finds_the_same_extremes() {
+        let one_model = Chunking {
+            from_cols: usize::MAX,
+            ..Chunking::DEFAULT
+        };
+        let mut reduced = 0;
+        for seed in 0..24 {
+            let (sys, truth) = hierarchical(seed, [0.6, 0.85, 1.0][seed as usize % 3]);
+            let form = LeafForm::of(&sys);
+            reduced += usize::from(form.as_ref().is_some_and(|f| f.sys.vars < sys.vars));
+            for base in [None, Some(&truth)] {
+                let search = Search {
+                    exact: true,
+                    base,
+                    ..Search::default()
+                };
+                let with = intervals_chunked(&sys, search, one_model, true).unwrap();
+                let without = intervals_chunked(&sys, search, one_model, false).unwrap();
+                assert_eq!(with.shown, without.shown, "seed {seed}");
+                assert_eq!(with.unbounded, without.unbounded);
+                // The truth lies in every extreme range.
+                for (v, &(lo, hi)) in with.shown.as_ref().unwrap().iter().enumerate() {
+                    assert!(lo <= Q::int(truth.nums[v]) && Q::int(truth.nums[v]) <= hi);
+                }
+            }
+        }
+        assert!(
+            reduced >= 20,
+            "the leaf form reduced {reduced} systems only"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod command;
 pub mod equations;
 pub mod exact;
+pub mod leaf_form;
 pub mod lp;
 pub mod neighbourhood;
 pub mod slices;

@@ -29,6 +29,9 @@ impl Q {
 
     /// `num / den` reduced (`den > 0`).
     pub fn new(num: i128, den: i128) -> Q {
+        if den == 1 {
+            return Q { num, den };
+        }
         let g = num.gcd(&den).max(1);
         Q {
             num: num / g,
@@ -38,6 +41,10 @@ impl Q {
 
     /// `self + num / den`, or None on overflow.
     pub fn plus(self, num: i128, den: i128) -> Option<Q> {
+        if self.den == den {
+            // Integers (the usual case) need no gcd at all.
+            return Some(Q::new(self.num.checked_add(num)?, den));
+        }
         let l = self.den.lcm(&den);
         let a = self.num.checked_mul(l / self.den)?;
         let b = num.checked_mul(l / den)?;
