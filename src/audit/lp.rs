@@ -109,21 +109,16 @@ pub struct Found {
 impl Found {
     /// Keeps a witness (deviating from `base`) when it widens some range.
     pub fn add(&mut self, base: &Point, w: LocalWitness) -> bool {
-        self.add_where(base, w, |_, _, _| true)
+        self.add_where(base, w, |_| true)
     }
 
-    /// [`Found::add`], widening only the ranges `(v, lo, hi)` for which
-    /// `open` holds.
-    fn add_where(
-        &mut self,
-        base: &Point,
-        w: LocalWitness,
-        open: impl Fn(usize, Q, Q) -> bool,
-    ) -> bool {
+    /// [`Found::add`], widening only the ranges of the variables `open`
+    /// names.
+    fn add_where(&mut self, base: &Point, w: LocalWitness, open: impl Fn(usize) -> bool) -> bool {
         let id = self.witnesses.len() as u32;
         let mut used = false;
         for &(v, m) in &w.moves {
-            if !open(v, self.low[v].value, self.high[v].value) {
+            if !open(v) {
                 continue;
             }
             let Some(val) = Q::new(base.nums[v], base.den).plus(m, w.den) else {
@@ -801,10 +796,8 @@ impl State {
             .collect();
         let w = LocalWitness { den: l, moves };
         if exact {
-            // Shown already widened; the cells short of their target
-            // (`met` is fresh for every cell it moves) take it as an end.
-            let met = &self.met;
-            self.found.add_where(base, w, |v, _, _| !met[v]);
+            // Shown already widened by it.
+            self.keep_for_short(w);
         } else {
             self.add(w);
         }
@@ -814,8 +807,15 @@ impl State {
     /// whether it moves (from the base) a cell short of its target, for
     /// which it is kept as a witness. Without building its moves.
     fn widens_shown(&mut self, p: &Point) -> bool {
-        let base = self.base.as_ref().expect("base");
-        let shown = self.found.shown.as_mut().expect("an exact search");
+        let State {
+            base,
+            found,
+            met,
+            targets,
+            ..
+        } = self;
+        let base = base.as_ref().expect("base");
+        let shown = found.shown.as_mut().expect("an exact search");
         let mut needed = false;
         for (v, (&a, &b)) in p.nums.iter().zip(&base.nums).enumerate() {
             let moved = if p.den == base.den {
@@ -823,34 +823,22 @@ impl State {
             } else {
                 a.checked_mul(base.den) != b.checked_mul(p.den)
             };
-            if !moved {
-                continue;
-            }
-            let val = Q { num: a, den: p.den };
-            let (lo, hi) = shown[v];
-            // Same denominators (mostly 1) compare without products.
-            if if lo.den == p.den {
-                a < lo.num
-            } else {
-                val < lo
-            } {
-                shown[v].0 = Q::new(a, p.den);
-            }
-            if if hi.den == p.den {
-                a > hi.num
-            } else {
-                val > hi
-            } {
-                shown[v].1 = Q::new(a, p.den);
-            }
-            if !self.met[v] {
-                let (lo, hi) = (self.found.low[v].value, self.found.high[v].value);
-                // Ranges only widen: once met, always met.
-                self.met[v] = self.targets[v].met_by(lo, hi);
-                needed |= !self.met[v];
+            if moved {
+                widen(&mut shown[v], Q::new(a, p.den));
+                needed |= short_of_target(met, targets, &found.low, &found.high, v);
             }
         }
         needed
+    }
+
+    /// Keeps a witness of an exact search as an end of the cells it moves
+    /// that are short of their target (`met` fresh for each): the others'
+    /// proofs stay as they are (the extremes are in `shown`), so that few
+    /// witnesses are kept.
+    fn keep_for_short(&mut self, w: LocalWitness) {
+        let base = self.base.as_ref().expect("base");
+        let met = &self.met;
+        self.found.add_where(base, w, |v| !met[v]);
     }
 
     fn add(&mut self, w: LocalWitness) {
@@ -865,20 +853,18 @@ impl State {
                 let Some(val) = Q::new(base.nums[v], base.den).plus(m, w.den) else {
                     continue;
                 };
-                shown[v].0 = shown[v].0.min(val);
-                shown[v].1 = shown[v].1.max(val);
-                let (lo, hi) = (self.found.low[v].value, self.found.high[v].value);
-                needed |= !self.targets[v].met_by(lo, hi);
+                widen(&mut shown[v], val);
+                needed |= short_of_target(
+                    &mut self.met,
+                    &self.targets,
+                    &self.found.low,
+                    &self.found.high,
+                    v,
+                );
             }
-            if !needed {
-                return;
+            if needed {
+                self.keep_for_short(w);
             }
-            // Only the cells still short of their target take it as an
-            // end: the others' proofs stay as they are (the extremes are
-            // in `shown`), so that few witnesses are kept.
-            let targets = &self.targets;
-            self.found
-                .add_where(base, w, |v, lo, hi| !targets[v].met_by(lo, hi));
             return;
         }
         self.found.add(base, w);
@@ -1039,6 +1025,28 @@ fn exact_moves_at(
         .map(|(&v, m)| (v, m))
         .collect();
     (!moves.is_empty()).then_some(LocalWitness { den: p.den, moves })
+}
+
+/// Widens a shown range to a value.
+fn widen(range: &mut (Q, Q), val: Q) {
+    range.0 = range.0.min(val);
+    range.1 = range.1.max(val);
+}
+
+/// Whether `v`'s proven range is still short of its target; `met` caches
+/// the variables known to meet theirs (ranges only widen: once met,
+/// always met).
+fn short_of_target(
+    met: &mut [bool],
+    targets: &[Target],
+    low: &[End],
+    high: &[End],
+    v: usize,
+) -> bool {
+    if !met[v] {
+        met[v] = targets[v].met_by(low[v].value, high[v].value);
+    }
+    !met[v]
 }
 
 /// A solution overshooting `x >= 0` by the solver's tolerance, made
