@@ -22,6 +22,7 @@ use rayon::prelude::*;
 
 use super::exact::{self, Point};
 use super::leaf_form::LeafForm;
+use super::sifting::{Sifted, Sifter};
 use super::ties::Ties;
 use crate::certify::witness::Q;
 use crate::table::Table;
@@ -214,7 +215,7 @@ pub fn intervals(sys: &System) -> Result<Found, LpError> {
 /// made exact ([`exact::recover`]) and kept as witnesses when they widen a
 /// range; every range returned is reached at both ends by exact points.
 pub fn intervals_for(sys: &System, search: Search) -> Result<Found, LpError> {
-    intervals_chunked(sys, search, Chunking::DEFAULT, true)
+    intervals_chunked(sys, search, Chunking::DEFAULT, Via::DEFAULT)
 }
 
 /// [`intervals_for`] with the per-cell LPs split by `chunking`, over the
@@ -223,7 +224,7 @@ fn intervals_chunked(
     sys: &System,
     search: Search,
     chunking: Chunking,
-    leaves: bool,
+    via: Via,
 ) -> Result<Found, LpError> {
     let Search {
         targets,
@@ -250,7 +251,7 @@ fn intervals_chunked(
     let truth = base.filter(|b| b.den == 1);
     // Exact searches (no caps) solve over the leaves: the same extremes
     // from a model a third to a fifth the size.
-    let form = (solve_all && leaves)
+    let form = (solve_all && via.leaves)
         .then(|| LeafForm::of(sys))
         .flatten()
         .map(Arc::new);
@@ -361,6 +362,7 @@ fn intervals_chunked(
             ties: &ties,
             done: &done,
             capped,
+            sift: via.sift,
             tol,
             seeds,
             tick: &tick,
@@ -476,12 +478,30 @@ impl Chunking {
     }
 }
 
+/// How an exact search solves (both on by default; tests compare).
+#[derive(Debug, Clone, Copy)]
+struct Via {
+    /// Over the leaf form ([`LeafForm`]).
+    leaves: bool,
+    /// Each cell's extreme from a small LP around it ([`Sifter`]).
+    sift: bool,
+}
+
+impl Via {
+    const DEFAULT: Via = Via {
+        leaves: true,
+        sift: true,
+    };
+}
+
 /// The per-cell phase of [`intervals_for`]: what every run shares.
 struct Each<'a> {
     sys: &'a System,
     ties: &'a Ties,
     done: &'a Done<'a>,
     capped: bool,
+    /// Exact searches take extremes from small LPs ([`Sifter`]).
+    sift: bool,
     tol: f64,
     seeds: Option<&'a [(Q, Q)]>,
     tick: &'a (dyn Fn(usize) + Sync),
@@ -502,11 +522,24 @@ impl Each<'_> {
             ties,
             done,
             capped,
+            sift,
             tol,
             seeds,
             tick,
         } = *self;
         let mut solves = 0;
+        // An exact search's extremes from small LPs around each cell, priced
+        // against the whole system (the LP's own: leaves or all cells).
+        let form = st.form.clone();
+        let lsys = form.as_ref().map_or(sys, |f| &f.sys);
+        let sift_base = if st.form.is_some() {
+            st.base_leaves.clone()
+        } else {
+            st.base.clone()
+        };
+        let sifter = sift_base
+            .filter(|_| sift && done.solve_all && !capped)
+            .map(|b| Sifter::new(lsys, &b, lp.scale));
         for &v in cells {
             for sense in [Sense::Maximise, Sense::Minimise] {
                 let maximised = sense == Sense::Maximise;
@@ -534,7 +567,26 @@ impl Each<'_> {
                     continue;
                 }
                 let weights = [(v, 1.0, cap)];
-                let x = lp.solve(sense, &weights)?;
+                let x = match &sifter {
+                    Some(sf) => {
+                        let costs = match &form {
+                            Some(f) => f.costs([(v, 1.0)].into_iter()),
+                            None => vec![(v, 1.0)],
+                        };
+                        match sf.extreme(&costs, maximised, SIFT_SHARE.max(lsys.vars / 4))? {
+                            Sifted::Moves(m) => {
+                                let mut d = vec![0.0; lsys.vars];
+                                for (u, x) in m {
+                                    d[u] = x;
+                                }
+                                Some(Approx::Moves(d))
+                            }
+                            Sifted::Unbounded => None,
+                            Sifted::GaveUp => lp.solve(sense, &weights)?,
+                        }
+                    }
+                    None => lp.solve(sense, &weights)?,
+                };
                 solves += 1;
                 let optimal = x.is_some();
                 // The solver's value of v, to check the exact point against.
@@ -948,8 +1000,8 @@ enum Approx {
     Moves(Vec<f64>),
 }
 
-/// Exact moves from an integer base with the structure of `d` (moves in
-/// units): cells it leaves alone stay, cells it empties go to 0.
+/// Exact moves from a base with the structure of `d` (moves in units):
+/// cells it leaves alone stay, cells it empties go to 0.
 fn exact_moves(
     sys: &System,
     base: &Point,
@@ -996,7 +1048,8 @@ fn exact_moves_at(
         rows,
     };
     // Validity needs every cell >= 0; the caps only say where the solver
-    // stopped a move.
+    // stopped a move. Moves are solved in units of the base's denominator
+    // (the rows are homogeneous).
     let mut bounds = exact::Box {
         lo: moved.iter().map(|&v| -base.nums[v]).collect(),
         hi: vec![None; moved.len()],
@@ -1006,12 +1059,13 @@ fn exact_moves_at(
     for &(v, lo, hi) in caps {
         if local[v] != usize::MAX {
             if let Some(p) = lo.or(hi) {
-                bounds.pins.push((local[v], p));
+                bounds.pins.push((local[v], p.checked_mul(base.den)?));
             }
         }
     }
-    let approx: Vec<f64> = moved.iter().map(|&v| d[v]).collect();
-    let p = exact::recover_rows(&sub, &approx, &bounds, tol)?;
+    let k = base.den as f64;
+    let approx: Vec<f64> = moved.iter().map(|&v| d[v] * k).collect();
+    let p = exact::recover_rows(&sub, &approx, &bounds, tol * k)?;
     // The solver may overshoot a bound by its tolerance: back towards the
     // truth (moves 0), just enough.
     let p = exact::shrink_to_bounds(&bounds, &p)?;
@@ -1024,7 +1078,8 @@ fn exact_moves_at(
         .filter(|(_, m)| *m != 0)
         .map(|(&v, m)| (v, m))
         .collect();
-    (!moves.is_empty()).then_some(LocalWitness { den: p.den, moves })
+    let den = p.den.checked_mul(base.den)?;
+    (!moves.is_empty()).then_some(LocalWitness { den, moves })
 }
 
 /// Widens a shown range to a value.
@@ -1099,6 +1154,10 @@ fn bounds_of(
         })
         .collect()
 }
+
+/// Sifted per-cell LPs give up (for the whole model) past a quarter of
+/// the system's variables, or this many on small systems.
+const SIFT_SHARE: usize = 2_000;
 
 /// Rounds over moves on systems of at least this many variables are solved
 /// afresh, with HiGHS's presolve and dual simplex (national scale 0.03:
@@ -1800,7 +1859,7 @@ mod tests {
                 from_cols: usize::MAX,
                 ..Chunking::DEFAULT
             },
-            true,
+            Via::DEFAULT,
         )
         .unwrap();
         let split = Chunking {
@@ -1808,7 +1867,7 @@ mod tests {
             cells: 1,
             most: 4,
         };
-        let four = intervals_chunked(&sys, search, split, true).unwrap();
+        let four = intervals_chunked(&sys, search, split, Via::DEFAULT).unwrap();
         assert_eq!(one.shown, four.shown);
         let (a, b) = (one.shown.unwrap(), four.shown.clone().unwrap());
         assert!(a.iter().any(|&(lo, hi)| hi.exceeds_by(lo, 1)));
@@ -1922,8 +1981,17 @@ mod tests {
                     base,
                     ..Search::default()
                 };
-                let with = intervals_chunked(&sys, search, one_model, true).unwrap();
-                let without = intervals_chunked(&sys, search, one_model, false).unwrap();
+                let with = intervals_chunked(&sys, search, one_model, Via::DEFAULT).unwrap();
+                let without = intervals_chunked(
+                    &sys,
+                    search,
+                    one_model,
+                    Via {
+                        leaves: false,
+                        ..Via::DEFAULT
+                    },
+                )
+                .unwrap();
                 assert_eq!(with.shown, without.shown, "seed {seed}");
                 assert_eq!(with.unbounded, without.unbounded);
                 // The truth lies in every extreme range.
@@ -1936,6 +2004,35 @@ mod tests {
             reduced >= 20,
             "the leaf form reduced {reduced} systems only"
         );
+    }
+
+    /// Sifted extremes (small LPs priced against the whole system) are
+    /// the whole model's, over the leaves and over every cell, with and
+    /// without the truth as base.
+    #[test]
+    fn sifting_finds_the_whole_models_extremes() {
+        let one_model = Chunking {
+            from_cols: usize::MAX,
+            ..Chunking::DEFAULT
+        };
+        for seed in 0..24 {
+            let (sys, truth) = hierarchical(100 + seed, [0.6, 0.85, 1.0][seed as usize % 3]);
+            for base in [None, Some(&truth)] {
+                let search = Search {
+                    exact: true,
+                    base,
+                    ..Search::default()
+                };
+                for leaves in [true, false] {
+                    let run = |sift| {
+                        intervals_chunked(&sys, search, one_model, Via { leaves, sift }).unwrap()
+                    };
+                    let (sifted, whole) = (run(true), run(false));
+                    assert_eq!(sifted.shown, whole.shown, "seed {seed} leaves {leaves}");
+                    assert_eq!(sifted.unbounded, whole.unbounded);
+                }
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod exact;
 pub mod leaf_form;
 pub mod lp;
 pub mod neighbourhood;
+pub mod sifting;
 pub mod slices;
 pub mod ties;
 
