@@ -286,6 +286,9 @@ fn intervals_chunked(
     let (unbounded, rays) = unbounded_set(sys, &wanted)?;
     st.found.unbounded = unbounded;
     let mut solves = 0;
+    // Extremes the rounds leave go to sifted LPs (see `Each::run`).
+    let sifts = via.sift && solve_all && !capped;
+    let lp_vars = form.as_ref().map_or(n, |f| f.sys.vars);
 
     // Rounds over all unproven cells at once: maximise the sum of x/bound
     // (minimise the sum of x); each solution proves many extremes together.
@@ -333,6 +336,7 @@ fn intervals_chunked(
             if proven < 3
                 || (n >= COLD_ALWAYS && 2 * proven < targets_now.len())
                 || (cold_rounds && proven * COLD_ROUND_SHARE < targets_now.len())
+                || (sifts && proven * LEAVES_PER_SIFT_ROUND < lp_vars)
             {
                 break;
             }
@@ -1154,6 +1158,12 @@ fn bounds_of(
         })
         .collect()
 }
+
+/// When extremes left are sifted, rounds stop once one proves fewer than
+/// one extreme per this many variables of the LP: a round over the whole
+/// model then costs more than sifting them (national 0.1: a round 0.7-1.1 s
+/// over 33,000-39,000 leaves, a sifted LP 16 ms on average).
+const LEAVES_PER_SIFT_ROUND: usize = 600;
 
 /// Sifted per-cell LPs give up (for the whole model) past a quarter of
 /// the system's variables, or this many on small systems.
