@@ -366,7 +366,7 @@ fn intervals_chunked(
             ties: &ties,
             done: &done,
             capped,
-            sift: via.sift,
+            sift: sifts,
             tol,
             seeds,
             tick: &tick,
@@ -504,7 +504,9 @@ struct Each<'a> {
     ties: &'a Ties,
     done: &'a Done<'a>,
     capped: bool,
-    /// Exact searches take extremes from small LPs ([`Sifter`]).
+    /// Extremes from small LPs ([`Sifter`]): exact searches without
+    /// caps, decided once in [`intervals_chunked`] (its rounds stop early
+    /// for it).
     sift: bool,
     tol: f64,
     seeds: Option<&'a [(Q, Q)]>,
@@ -536,13 +538,13 @@ impl Each<'_> {
         // against the whole system (the LP's own: leaves or all cells).
         let form = st.form.clone();
         let lsys = form.as_ref().map_or(sys, |f| &f.sys);
-        let sift_base = if st.form.is_some() {
+        let base = if form.is_some() {
             st.base_leaves.clone()
         } else {
             st.base.clone()
         };
-        let sifter = sift_base
-            .filter(|_| sift && done.solve_all && !capped)
+        let sifter = base
+            .filter(|_| sift)
             .map(|b| Sifter::new(lsys, &b, lp.scale));
         for &v in cells {
             for sense in [Sense::Maximise, Sense::Minimise] {

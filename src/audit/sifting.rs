@@ -39,7 +39,7 @@
 use highs::{HighsModelStatus, RowProblem, Sense};
 
 use super::exact::Point;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 use super::lp::{quiet_model, LpError, System};
 
@@ -184,14 +184,14 @@ impl<'a> Sifter<'a> {
             let sol = solved.get_solution();
             let (x, y) = (sol.columns(), sol.dual_rows());
             // Price the variables outside S in the rows with a dual.
-            let mut priced: HashMap<usize, ()> = HashMap::default();
+            let mut priced: FxHashSet<usize> = FxHashSet::default();
             let mut joining: Vec<usize> = Vec::new();
             for (i, &r) in rows.iter().enumerate() {
                 if y[i].abs() <= f64::EPSILON {
                     continue;
                 }
                 for &(u, _) in &self.sys.rows[r as usize].0 {
-                    if local.contains_key(&u) || priced.insert(u, ()).is_some() {
+                    if local.contains_key(&u) || !priced.insert(u) {
                         continue;
                     }
                     // Reduced cost c - a^T y, with c = 0 outside S.
