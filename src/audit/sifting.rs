@@ -9,19 +9,22 @@
 //! other rows) price every variable outside `S`; none may improve the
 //! objective from 0 (reduced cost of the wrong sign) or, when `p` holds it
 //! above 0, in either direction. Those that do join `S` and the small LP is
-//! solved again. Hierarchical tables keep `S` to the cell's neighbourhood:
-//! a few hundred variables where the whole system has tens of thousands,
-//! and the point differs from `p` only on `S` (sparse moves, not a dense
-//! vertex).
+//! solved again, from its last optimal basis: the LP is over moves from
+//! `p`, so joining variables enter at 0 (nonbasic) and the
+//! primal simplex goes on where it stopped. Hierarchical tables keep `S`
+//! to the cell's neighbourhood: a few hundred variables where the whole
+//! system has tens of thousands, and the point differs from `p` only on
+//! `S` (sparse moves, not a dense vertex).
 //!
 //! The solver only searches here as elsewhere: the moves it returns are
 //! made exact by the caller and checked in exact arithmetic.
 //!
 //! # Complexity
-//! Each round builds and solves an LP over `S` and the rows touching it,
-//! and prices the columns of the rows with a non-zero dual: O(their
-//! non-zeros). Rounds stop when nothing is priced in, or give up once `S`
-//! passes the caller's limit (the whole model is then the better tool).
+//! Each round adds the joining columns and their new rows to the LP over
+//! `S`, re-solves it from its basis, and prices the columns of the rows
+//! with a non-zero dual: O(their non-zeros). Rounds stop when nothing is
+//! priced in, or give up once `S` passes the caller's limit (the whole
+//! model is then the better tool).
 //!
 //! ```
 //! use cellmask::audit::exact::Point;
@@ -36,7 +39,7 @@
 //! assert_eq!(m, vec![(0, 6), (1, -6)]);
 //! ```
 
-use highs::{HighsModelStatus, RowProblem, Sense};
+use highs::{HighsModelStatus, Model, RowProblem, Sense};
 
 use super::exact::Point;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet};
@@ -108,21 +111,19 @@ impl<'a> Sifter<'a> {
         maximise: bool,
         limit: usize,
     ) -> Result<Sifted, LpError> {
-        let mut local: HashMap<usize, usize> = HashMap::default();
-        let mut free: Vec<usize> = Vec::new();
-        let join = |v: usize, local: &mut HashMap<usize, usize>, free: &mut Vec<usize>| {
-            local.entry(v).or_insert_with(|| {
-                free.push(v);
-                free.len() - 1
-            });
-        };
+        let mut seed: Vec<usize> = Vec::new();
+        let mut seen: FxHashSet<usize> = FxHashSet::default();
         for &(v, _) in costs {
-            join(v, &mut local, &mut free);
+            if seen.insert(v) {
+                seed.push(v);
+            }
             for &(r, _) in &self.rows_of[v] {
                 let terms = &self.sys.rows[r as usize].0;
                 if terms.len() <= SEED_ROW {
                     for &(u, _) in terms {
-                        join(u, &mut local, &mut free);
+                        if seen.insert(u) {
+                            seed.push(u);
+                        }
                     }
                 }
             }
@@ -134,45 +135,32 @@ impl<'a> Sifter<'a> {
             Sense::Minimise
         };
         let sign = if maximise { 1.0 } else { -1.0 };
-        for _ in 0..ROUNDS {
-            if free.len() > limit {
+        let mut lp = Restricted {
+            model: Some(quiet_model(RowProblem::default(), sense)),
+            free: Vec::new(),
+            cols: HashMap::default(),
+            ncols: 0,
+            rows: Vec::new(),
+            row_at: HashMap::default(),
+        };
+        {
+            let m = lp.model.as_mut().expect("a model");
+            m.set_option("primal_feasibility_tolerance", 1e-10);
+            m.set_option("presolve", "off");
+        }
+        let mut joining = seed;
+        for round in 0..ROUNDS {
+            if lp.free.len() + joining.len() > limit {
                 return Ok(Sifted::GaveUp);
             }
-            // The rows touching S, in order of first touch, each over S
-            // with the base's activity there as right-hand side (the rest
-            // of the row is fixed).
-            let mut row_at: HashMap<u32, usize> = HashMap::default();
-            let mut rows: Vec<u32> = Vec::new();
-            for &v in &free {
-                for &(r, _) in &self.rows_of[v] {
-                    row_at.entry(r).or_insert_with(|| {
-                        rows.push(r);
-                        rows.len() - 1
-                    });
-                }
+            lp.join(self, &joining, &cost)?;
+            let mut model = lp.model.take().expect("a model");
+            if round > 0 {
+                // From the last optimal basis, still feasible: primal
+                // simplex (the dual simplex there: national 0.01's sifted
+                // LPs 27.6 -> 47.3 s; primal from the slack basis: 29.8 s).
+                model.set_option("simplex_strategy", 4);
             }
-            let mut pb = RowProblem::default();
-            let cols: Vec<_> = free
-                .iter()
-                .map(|v| pb.add_column(cost.get(v).copied().unwrap_or(0.0), 0.0..))
-                .collect();
-            for &r in &rows {
-                let mut at = 0.0;
-                let mut row = Vec::new();
-                for &(v, c) in &self.sys.rows[r as usize].0 {
-                    if let Some(&i) = local.get(&v) {
-                        at += c as f64 * self.base[v];
-                        row.push((cols[i], c as f64));
-                    }
-                }
-                pb.add_row(at..=at, row);
-            }
-            let mut model = quiet_model(pb, sense);
-            model.set_option("primal_feasibility_tolerance", 1e-10);
-            // Small LPs: presolve costs more than it spares. (Growing one
-            // model round after round, its basis kept, was slower: national
-            // 0.01's sifted LPs 7.3 -> 8.6 ms median.)
-            model.set_option("presolve", "off");
             let solved = model
                 .try_solve()
                 .map_err(|e| LpError::Solver(format!("{e:?}")))?;
@@ -185,19 +173,19 @@ impl<'a> Sifter<'a> {
             let (x, y) = (sol.columns(), sol.dual_rows());
             // Price the variables outside S in the rows with a dual.
             let mut priced: FxHashSet<usize> = FxHashSet::default();
-            let mut joining: Vec<usize> = Vec::new();
-            for (i, &r) in rows.iter().enumerate() {
+            joining = Vec::new();
+            for (i, &r) in lp.rows.iter().enumerate() {
                 if y[i].abs() <= f64::EPSILON {
                     continue;
                 }
                 for &(u, _) in &self.sys.rows[r as usize].0 {
-                    if local.contains_key(&u) || !priced.insert(u) {
+                    if lp.cols.contains_key(&u) || !priced.insert(u) {
                         continue;
                     }
                     // Reduced cost c - a^T y, with c = 0 outside S.
                     let d: f64 = -self.rows_of[u]
                         .iter()
-                        .filter_map(|&(q, c)| row_at.get(&q).map(|&k| c as f64 * y[k]))
+                        .filter_map(|&(q, c)| lp.row_at.get(&q).map(|&k| c as f64 * y[k]))
                         .sum::<f64>();
                     if sign * d > PRICE_TOL || (self.positive[u] && d.abs() > PRICE_TOL) {
                         joining.push(u);
@@ -205,25 +193,129 @@ impl<'a> Sifter<'a> {
                 }
             }
             if joining.is_empty() {
-                let mut moves: Vec<(usize, f64)> = free
+                let mut moves: Vec<(usize, f64)> = lp
+                    .free
                     .iter()
-                    .zip(x)
-                    .map(|(&v, &xv)| (v, (xv - self.base[v]) * self.scale))
+                    .map(|&v| {
+                        let (u, w) = lp.cols[&v];
+                        let d = x[u] - w.map_or(0.0, |w| x[w]);
+                        (v, d * self.scale)
+                    })
                     .filter(|&(_, d)| d != 0.0)
                     .collect();
                 moves.sort_unstable_by_key(|m| m.0);
                 return Ok(Sifted::Moves(moves));
             }
-            // Only what pricing asks for: bringing in the joining
-            // variables' short rows too halved the rounds on national 0.01
-            // (56 -> 49 s) but made 0.1 slower (179 -> 208 s).
             joining.sort_unstable();
-            for u in joining {
-                join(u, &mut local, &mut free);
-            }
+            lp.model = Some(Model::from(solved));
         }
         Ok(Sifted::GaveUp)
     }
+}
+
+/// The LP over `S`, in moves from the base: per variable `u - w`, `u >= 0`,
+/// `0 <= w <= base` (no `w` at a zero base), every row `sum c (u - w) = 0`.
+/// The base is then the slack basis, and variables joining `S` enter at
+/// 0, nonbasic: the last optimal basis stays feasible and the primal
+/// simplex goes on from it.
+struct Restricted {
+    model: Option<Model>,
+    /// The variables of `S`, in order of joining.
+    free: Vec<usize>,
+    /// Per variable of `S`: its `u` and `w` columns.
+    cols: HashMap<usize, (usize, Option<usize>)>,
+    ncols: usize,
+    /// The rows touching `S`, in order of first touch.
+    rows: Vec<u32>,
+    row_at: HashMap<u32, usize>,
+}
+
+impl Restricted {
+    /// Adds `vars` (none in `S` yet) and the rows they touch.
+    fn join(
+        &mut self,
+        sf: &Sifter,
+        vars: &[usize],
+        cost: &HashMap<usize, f64>,
+    ) -> Result<(), LpError> {
+        let before = self.rows.len();
+        for &v in vars {
+            for &(r, _) in &sf.rows_of[v] {
+                if !self.row_at.contains_key(&r) {
+                    self.row_at.insert(r, self.rows.len());
+                    self.rows.push(r);
+                }
+            }
+        }
+        let model = self.model.as_mut().expect("a model");
+        let new_rows = self.rows.len() - before;
+        if new_rows > 0 {
+            let zeros = vec![0.0; new_rows];
+            // SAFETY: the pointer is the live model's own HiGHS instance;
+            // the arrays hold `new_rows` bounds and no entries.
+            let status = unsafe {
+                highs_sys::Highs_addRows(
+                    model.as_mut_ptr(),
+                    new_rows as highs_sys::HighsInt,
+                    zeros.as_ptr(),
+                    zeros.as_ptr(),
+                    0,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                )
+            };
+            added(status, "rows")?;
+        }
+        let (mut costs, mut lower, mut upper) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut starts, mut index, mut value) = (Vec::new(), Vec::new(), Vec::new());
+        for &v in vars {
+            let c = cost.get(&v).copied().unwrap_or(0.0);
+            let b = sf.base[v];
+            let u = self.ncols;
+            let w = sf.positive[v].then_some(u + 1);
+            self.cols.insert(v, (u, w));
+            self.free.push(v);
+            for (sgn, hi) in [(1.0, f64::INFINITY), (-1.0, b)] {
+                if sgn < 0.0 && w.is_none() {
+                    continue;
+                }
+                costs.push(sgn * c);
+                lower.push(0.0);
+                upper.push(hi);
+                starts.push(index.len() as highs_sys::HighsInt);
+                for &(r, k) in &sf.rows_of[v] {
+                    index.push(self.row_at[&r] as highs_sys::HighsInt);
+                    value.push(sgn * k as f64);
+                }
+                self.ncols += 1;
+            }
+        }
+        // SAFETY: as above; `costs`, `lower`, `upper` and `starts` hold one
+        // entry per new column, `index` and `value` their entries.
+        let status = unsafe {
+            highs_sys::Highs_addCols(
+                model.as_mut_ptr(),
+                costs.len() as highs_sys::HighsInt,
+                costs.as_ptr(),
+                lower.as_ptr(),
+                upper.as_ptr(),
+                index.len() as highs_sys::HighsInt,
+                starts.as_ptr(),
+                index.as_ptr(),
+                value.as_ptr(),
+            )
+        };
+        added(status, "columns")
+    }
+}
+
+/// HiGHS's status of an addition, as a result.
+fn added(status: highs_sys::HighsInt, what: &str) -> Result<(), LpError> {
+    if status == highs_sys::STATUS_ERROR {
+        return Err(LpError::Solver(format!("HiGHS could not add {what}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
