@@ -12,6 +12,7 @@
 //!
 //! Every method ends with a masking the audit passes, or says why not.
 
+pub mod hypercube;
 pub mod instance;
 pub mod optimal;
 pub mod pattern;
@@ -19,7 +20,7 @@ pub mod repair;
 
 use std::time::{Duration, Instant};
 
-use crate::audit::lp::{quiet_model, LpError};
+use crate::audit::lp::{quiet_model, warm_starts_pay, LpError};
 use crate::audit::{check_table_after, TableAudit};
 use crate::certify::witness::Proofs;
 use crate::rules::{Method, SecondaryRules};
@@ -157,6 +158,12 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
         ..Outcome::default()
     };
     let mut earlier: Option<Proofs> = None;
+    // Big tables of three dimensions or more: hypercubes first, no LP.
+    if !warm_starts_pay(table) {
+        let mut proofs = Proofs::at_truth(table);
+        hypercube::cover(table, inst, &mut proofs);
+        earlier = Some(proofs);
+    }
     loop {
         out.repair_rounds += 1;
         out.solves += settle(table, inst, &mut earlier)?;
