@@ -785,6 +785,18 @@ mod tests {
         .unwrap()
     }
 
+    /// Cell `at` made primary with levels `level`, then covered: the
+    /// proofs, checked valid, with the cell's position.
+    fn covered(t: &mut Table, at: [u32; 3], level: i64) -> (Proofs, u32) {
+        let x = make_primary(t, at, level);
+        let inst = instance(t);
+        let mut proofs = Proofs::at_truth(t);
+        let out = cover(t, &inst, &mut proofs);
+        assert_eq!(out.left, 0);
+        assert_valid(t, &inst, &proofs);
+        (proofs, x)
+    }
+
     /// Every witness keeps every equation exactly, moves masked cells only
     /// and keeps them `>= 0`.
     fn assert_valid(t: &Table, inst: &Instance, proofs: &Proofs) {
@@ -813,11 +825,7 @@ mod tests {
     #[test]
     fn a_detailed_cell_gets_the_cube_of_eight() {
         let mut t = table(2, |_| 100);
-        let x = make_primary(&mut t, [1, 1, 1], 30);
-        let inst = instance(&mut t);
-        let mut proofs = Proofs::at_truth(&t);
-        let out = cover(&mut t, &inst, &mut proofs);
-        assert_eq!(out.left, 0);
+        let (proofs, x) = covered(&mut t, [1, 1, 1], 30);
         let masked: Vec<[u32; 3]> = t
             .cells
             .iter()
@@ -832,7 +840,6 @@ mod tests {
             masked.iter().all(|co| co.iter().all(|&n| n != 0)),
             "a total masked"
         );
-        assert_valid(&t, &inst, &proofs);
         let (lo, hi) = proofs.range(x as usize);
         assert_eq!((lo, hi), (Q::int(70), Q::int(130)));
     }
@@ -842,12 +849,7 @@ mod tests {
     #[test]
     fn a_big_level_spreads_over_pieces() {
         let mut t = table(3, |l| if l == [1, 1, 1] { 100 } else { 10 });
-        let x = make_primary(&mut t, [1, 1, 1], 25);
-        let inst = instance(&mut t);
-        let mut proofs = Proofs::at_truth(&t);
-        let out = cover(&mut t, &inst, &mut proofs);
-        assert_eq!(out.left, 0);
-        assert_valid(&t, &inst, &proofs);
+        let (proofs, x) = covered(&mut t, [1, 1, 1], 25);
         let (lo, hi) = proofs.range(x as usize);
         assert!(hi >= Q::int(125) && lo <= Q::int(75), "{lo:?} {hi:?}");
         assert!(t.cells.iter().filter(|c| c.status.is_masked()).count() > 8);
@@ -858,12 +860,7 @@ mod tests {
     #[test]
     fn an_aggregate_is_covered_with_its_detail() {
         let mut t = table(2, |_| 50);
-        let x = make_primary(&mut t, [1, 0, 0], 20);
-        let inst = instance(&mut t);
-        let mut proofs = Proofs::at_truth(&t);
-        let out = cover(&mut t, &inst, &mut proofs);
-        assert_eq!(out.left, 0);
-        assert_valid(&t, &inst, &proofs);
+        let (proofs, x) = covered(&mut t, [1, 0, 0], 20);
         let (lo, hi) = proofs.range(x as usize);
         let v = t.cells[x as usize].value as i128;
         assert!(hi >= Q::int(v + 20) && lo <= Q::int(v - 20));
