@@ -446,28 +446,14 @@ fn solve_component(
         // Earlier witnesses (a check before, patterns, hypercubes) may
         // prove every verdict already.
         if targets.iter().zip(s).all(|(t, r)| t.met_by(r.0, r.1)) {
-            let end = |value: Q| lp::End { value, by: None };
-            let found = Found {
-                base: Some(truth.clone()),
-                low: s.iter().map(|r| end(r.0)).collect(),
-                high: s.iter().map(|r| end(r.1)).collect(),
-                unbounded: vec![false; comp.cells.len()],
-                ..Found::default()
-            };
+            let found = seeded(truth, s);
             tick(comp.cells.len() as u64);
             return Ok((found, false));
         }
     }
     if let (Some(truth), Some(s)) = (&truth, &seeds) {
         if comp.cells.len() > slice_from {
-            let end = |value: Q| lp::End { value, by: None };
-            let mut found = Found {
-                base: Some(truth.clone()),
-                low: s.iter().map(|r| end(r.0)).collect(),
-                high: s.iter().map(|r| end(r.1)).collect(),
-                unbounded: vec![false; comp.cells.len()],
-                ..Found::default()
-            };
+            let mut found = seeded(truth, s);
             found.solves = slices::prove_on_slices(
                 table,
                 &comp.cells,
@@ -535,6 +521,19 @@ fn solve_component(
         explain_failures(&sys, &targets, &mut found, cold_rounds)?;
     }
     Ok((found, false))
+}
+
+/// A search result holding only the ranges earlier witnesses proved, on
+/// the true values.
+fn seeded(truth: &Point, seeds: &[(Q, Q)]) -> Found {
+    let end = |value: Q| lp::End { value, by: None };
+    Found {
+        base: Some(truth.clone()),
+        low: seeds.iter().map(|r| end(r.0)).collect(),
+        high: seeds.iter().map(|r| end(r.1)).collect(),
+        unbounded: vec![false; seeds.len()],
+        ..Found::default()
+    }
 }
 
 /// After a check, the attacker's exact extremes of the cells that fail

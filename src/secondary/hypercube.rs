@@ -33,7 +33,7 @@
 //! its cells (8 for a detailed cell of a 3-dimensional table): linear in
 //! the number of masked cells, no LP.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::audit::target_of;
 use crate::certify::witness::{Proofs, Witness, Q};
@@ -80,7 +80,7 @@ struct Goal<'a> {
     /// Units each cell has been lowered by the pieces so far.
     used: &'a FxHashMap<u32, i64>,
     /// Cells the pieces so far mask (free for the next ones).
-    here: &'a FxHashMap<u32, ()>,
+    here: &'a FxHashSet<u32>,
     /// Through masked cells only.
     free_only: bool,
 }
@@ -92,7 +92,7 @@ impl Goal<'_> {
     }
 
     fn masked(&self, table: &Table, d: usize) -> bool {
-        table.cells[d].status.is_masked() || self.here.contains_key(&(d as u32))
+        table.cells[d].status.is_masked() || self.here.contains(&(d as u32))
     }
 }
 
@@ -149,14 +149,23 @@ impl Patterns {
             up = up.max(m);
             down = down.max(-m);
         }
-        let cell = &table.cells[c as usize];
-        if cell.status == Status::Primary && !cell.rules.is_empty() {
-            let need_down = cell.lower_protection.min(cell.value).max(0) as i128;
-            up >= cell.upper_protection.max(1) as i128 && down >= need_down
-        } else {
-            up >= 1 || down >= 1
+        match levels(&table.cells[c as usize]) {
+            Some((need_up, need_down)) => up >= need_up as i128 && down >= need_down as i128,
+            None => up >= 1 || down >= 1,
         }
     }
+}
+
+/// What a primary cell's patterns must move it by, up and down (a unit at
+/// least upwards, so that its interval is a unit wide; never below 0);
+/// None for a cell that is not primary (a unit either way will do).
+fn levels(cell: &crate::table::Cell) -> Option<(i64, i64)> {
+    (cell.status == Status::Primary && !cell.rules.is_empty()).then(|| {
+        (
+            cell.upper_protection.max(1),
+            cell.lower_protection.min(cell.value).max(0),
+        )
+    })
 }
 
 /// Gives every masked cell of `table` that `proofs` (anchored at the true
@@ -200,11 +209,8 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
             if hi.exceeds_by(lo, 1) && target_of(cell, true).met_by(lo, hi) {
                 continue;
             }
-            let primary = cell.status == Status::Primary && !cell.rules.is_empty();
             // (sign, units) to reach, beyond what is proven.
-            let goals: Vec<Vec<(i8, i64)>> = if primary {
-                let up = cell.upper_protection.max(1);
-                let down = cell.lower_protection.min(cell.value).max(0);
+            let goals: Vec<Vec<(i8, i64)>> = if let Some((up, down)) = levels(cell) {
                 let mut g = Vec::new();
                 if !hi.exceeds_by(value, up as i128) {
                     g.push(vec![(1, up)]);
@@ -370,7 +376,7 @@ fn pattern(
     free_only: bool,
 ) -> Option<(Vec<(u32, i128)>, Vec<u32>)> {
     let mut used: FxHashMap<u32, i64> = FxHashMap::default();
-    let mut here: FxHashMap<u32, ()> = FxHashMap::default();
+    let mut here: FxHashSet<u32> = FxHashSet::default();
     let mut total: FxHashMap<u32, i128> = FxHashMap::default();
     let mut remaining = units;
     for _ in 0..MAX_PIECES {
@@ -390,7 +396,7 @@ fn pattern(
                 *used.entry(d).or_default() += -m;
             }
             if !table.cells[d as usize].status.is_masked() {
-                here.insert(d, ());
+                here.insert(d);
             }
         }
         remaining -= step;
@@ -398,7 +404,7 @@ fn pattern(
             let mut moves: Vec<(u32, i128)> = total.into_iter().filter(|&(_, m)| m != 0).collect();
             moves.sort_unstable();
             // Cells a later piece moved back to zero are masked all the same.
-            let mut mask: Vec<u32> = here.into_keys().collect();
+            let mut mask: Vec<u32> = here.into_iter().collect();
             mask.sort_unstable();
             return Some((moves, mask));
         }
