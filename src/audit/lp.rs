@@ -200,6 +200,117 @@ pub fn warm_starts_pay(table: &Table) -> bool {
 /// 37 s warm, 41 s cold).
 pub const COLD_3D_FROM: usize = 5_000;
 
+/// The scale that brings `sys`'s values to about 1 (the solver's
+/// tolerances are then relative), and the distance from a bound within
+/// which a solver value is read as at it (nonbasic values are exact; a
+/// wrong guess only costs a retry at 0).
+fn scale_of(sys: &System) -> (f64, f64) {
+    let scale = sys
+        .rows
+        .iter()
+        .map(|(_, r)| r.unsigned_abs() as f64)
+        .fold(1.0, f64::max);
+    (scale, 1e-11 * scale)
+}
+
+/// Vertices [`spread_point`] averages at most.
+pub const SPREAD_VERTICES: usize = 6;
+
+/// A point of `sys` with room in as many variables as a few vertices give,
+/// for patterns that move cells down from it (see
+/// [`super::hypercube::masked_only_witnesses_at`]): the mean of the vertex
+/// that maximises the sum of each variable over its bound and of those
+/// that then maximise the variables every earlier one left at 0 (at most
+/// [`SPREAD_VERTICES`]). Exact and checked; None when the solver's
+/// vertices cannot be made exact.
+pub fn spread_point(sys: &System) -> Result<Option<Point>, LpError> {
+    let n = sys.vars;
+    let (scale, tol) = scale_of(sys);
+    let bounds = Bounds::new(sys);
+    let nonneg = exact::Box::nonnegative(n);
+    let weight = |v: usize| {
+        let h = bounds.hi[v];
+        (
+            v,
+            1.0 / (h.map_or(f64::INFINITY, |h| h as f64) / scale).max(1e-3),
+            None,
+        )
+    };
+    let mut lp = AttackerLp::new(sys, scale, None, None);
+    let mut vertex = |weights: &[(usize, f64, Option<i128>)]| -> Result<Option<Point>, LpError> {
+        Ok(match lp.solve(Sense::Maximise, weights)? {
+            Some(Approx::Values(z)) => exact::recover(sys, &z, &nonneg, tol),
+            _ => None,
+        })
+    };
+    let all: Vec<_> = (0..n).map(weight).collect();
+    let Some(first) = vertex(&all)? else {
+        return Ok(None);
+    };
+    // The sum of the vertices so far, over `den`.
+    let mut sum = first.clone();
+    let mut count: i128 = 1;
+    let mut zero: Vec<bool> = first.nums.iter().map(|&x| x == 0).collect();
+    // Weights left on earlier cells would pull them back: reset to 0.
+    let mut last: Vec<(usize, f64, Option<i128>)> = all;
+    while (count as usize) < SPREAD_VERTICES {
+        let mut weights: Vec<_> = last.iter().map(|&(v, _, c)| (v, 0.0, c)).collect();
+        let wanted: Vec<_> = (0..n)
+            .filter(|&v| zero[v] && bounds.hi[v] != Some(0))
+            .map(weight)
+            .collect();
+        if wanted.is_empty() {
+            break;
+        }
+        weights.extend(wanted.iter().copied());
+        let Some(p) = vertex(&weights)? else { break };
+        last = wanted;
+        let before = zero.iter().filter(|&&z| z).count();
+        for (z, &x) in zero.iter_mut().zip(&p.nums) {
+            *z &= x == 0;
+        }
+        let Some(next) = add_points(&sum, &p) else {
+            break;
+        };
+        sum = next;
+        count += 1;
+        // A vertex that fills less than a hundredth of what is left: stop.
+        if (before - zero.iter().filter(|&&z| z).count()) * 100 < before {
+            break;
+        }
+    }
+    let mean = sum
+        .den
+        .checked_mul(count)
+        .map(|den| reduced(den, sum.nums.clone()));
+    Ok(Some(match mean {
+        Some(p) if exact::check(sys, &nonneg, &p) => p,
+        _ => first,
+    }))
+}
+
+/// `a + b`, exact; None on overflow.
+fn add_points(a: &Point, b: &Point) -> Option<Point> {
+    let l = a.den.lcm(&b.den);
+    let (fa, fb) = (l / a.den, l / b.den);
+    let nums = a
+        .nums
+        .iter()
+        .zip(&b.nums)
+        .map(|(&x, &y)| x.checked_mul(fa)?.checked_add(y.checked_mul(fb)?))
+        .collect::<Option<Vec<i128>>>()?;
+    Some(reduced(l, nums))
+}
+
+/// `nums / den` in lowest terms.
+fn reduced(den: i128, nums: Vec<i128>) -> Point {
+    let g = nums.iter().fold(den, |g, &x| g.gcd(&x));
+    Point {
+        den: den / g,
+        nums: nums.into_iter().map(|x| x / g).collect(),
+    }
+}
+
 /// Solves min and max of every variable of `sys`.
 pub fn intervals(sys: &System) -> Result<Found, LpError> {
     intervals_for(
@@ -238,15 +349,7 @@ fn intervals_chunked(
     } = search;
     let n = sys.vars;
     let target = |v: usize| targets.map_or(Target::default(), |t| t[v]);
-    // Scale values to about 1 so that the solver's tolerances are relative.
-    let scale = sys
-        .rows
-        .iter()
-        .map(|(_, r)| r.unsigned_abs() as f64)
-        .fold(1.0, f64::max);
-    // Solver values within this of a bound are read as at it (nonbasic
-    // values are exact; a wrong guess only costs a retry at 0).
-    let tol = 1e-11 * scale;
+    let (scale, tol) = scale_of(sys);
     // With an integer base (the true values), the LP is over moves from it.
     let truth = base.filter(|b| b.den == 1);
     // Exact searches (no caps) solve over the leaves: the same extremes
@@ -1684,6 +1787,19 @@ fn solve(mut model: Model, sense: Sense) -> Result<(Option<Vec<f64>>, Model), Lp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `x0 + x1 = 10`, `x1 + x2 = 10`: the vertices leave cells at 0, the
+    /// spread point holds every cell strictly inside, exactly.
+    #[test]
+    fn the_spread_point_has_room_where_vertices_have_none() {
+        let sys = System {
+            vars: 3,
+            rows: vec![(vec![(0, 1), (1, 1)], 10), (vec![(1, 1), (2, 1)], 10)],
+        };
+        let p = spread_point(&sys).unwrap().unwrap();
+        assert!(exact::check(&sys, &exact::Box::nonnegative(3), &p));
+        assert!(p.nums.iter().all(|&x| x > 0), "{p:?}");
+    }
 
     fn ends(f: &Found) -> Vec<(f64, f64)> {
         let shown = f

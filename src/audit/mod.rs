@@ -11,6 +11,7 @@
 pub mod command;
 pub mod equations;
 pub mod exact;
+pub mod hypercube;
 pub mod leaf_form;
 pub mod lp;
 pub mod neighbourhood;
@@ -249,18 +250,54 @@ fn audit_impl_with(
     let comps = components(table, &eqs);
     // With the true values, they are the anchor and earlier witnesses
     // still valid seed the search.
-    let start: Option<Proofs> = levels.then(|| {
+    let mut start: Option<Proofs> = levels.then(|| {
         earlier
             .filter(|p| p.fits(table))
             .map(|p| p.valid_for(table))
             .unwrap_or_else(|| Proofs::at_truth(table))
     });
+    // Big tables of three dimensions or more: hypercubes through masked
+    // cells prove most verdicts without LP (a masking made of them, all).
+    if let (Some(p), Depth::Check { .. }) = (start.as_mut(), depth) {
+        if !lp::warm_starts_pay(table) {
+            hypercube::masked_only_witnesses(table, p);
+        }
+    }
+    // Without the true values, on big tables of three dimensions or more:
+    // hypercubes through masked cells from a point with room in most
+    // cells (per component), before any LP over a whole component.
+    let mut spread: Vec<Option<Point>> = vec![None; comps.len()];
+    let mut spread_proofs: Option<Proofs> = None;
+    if depth == Depth::CheckNoLevels && !lp::warm_starts_pay(table) {
+        spread = comps
+            .par_iter()
+            .map(|c| {
+                if c.cells.len() < 2 {
+                    return Ok(None);
+                }
+                lp::spread_point(&system_of(table, &eqs, c))
+            })
+            .collect::<Result<_, LpError>>()?;
+        spread_proofs = Some(spread_witnesses(table, &comps, &mut spread));
+    }
     let seeds: Option<Vec<(Q, Q)>> = start
         .as_ref()
+        .or(spread_proofs.as_ref())
         .map(|p| (0..table.cells.len()).map(|c| p.range(c)).collect());
     let solved: Vec<Result<Solved, LpError>> = comps
         .par_iter()
-        .map(|c| solve_component(table, &eqs, c, depth, seeds.as_deref(), tick))
+        .zip(&spread)
+        .map(|(c, given)| {
+            solve_component(
+                table,
+                &eqs,
+                c,
+                depth,
+                seeds.as_deref(),
+                given.as_ref(),
+                tick,
+            )
+        })
         .collect();
     let mut report = TableAudit {
         exact: depth.exact(),
@@ -289,6 +326,23 @@ fn audit_impl_with(
             Proofs::at(anchor)
         }
     };
+    if let Some(sp) = spread_proofs {
+        // Each witness holds from its component's point: kept only where
+        // the search ended on that same point.
+        let mut same = vec![false; table.cells.len()];
+        for ((comp, (found, _)), point) in comps.iter().zip(&solved).zip(&spread) {
+            if point.is_some() && found.base == *point {
+                for &c in &comp.cells {
+                    same[c as usize] = true;
+                }
+            }
+        }
+        for w in sp.witnesses {
+            if w.moves.iter().all(|&(c, _)| same[c as usize]) {
+                proofs.add(w);
+            }
+        }
+    }
     let mut unproven = Vec::new();
     let mut shown: std::collections::HashMap<u32, (Q, Q)> = Default::default();
     for (comp, (found, without_lp)) in comps.iter().zip(solved) {
@@ -355,20 +409,46 @@ fn audit_impl_with(
     Ok(report)
 }
 
+/// Proofs anchored at each component's point in `spread` (published
+/// cells at their values), with the hypercubes through masked cells from
+/// there; a point too big for the search's units is dropped.
+fn spread_witnesses(table: &Table, comps: &[Component], spread: &mut [Option<Point>]) -> Proofs {
+    let n = table.cells.len();
+    let mut anchor: Vec<Q> = table
+        .cells
+        .iter()
+        .map(|c| Q::int(c.value as i128))
+        .collect();
+    let mut values: Vec<i64> = vec![0; n];
+    let mut den: Vec<i64> = vec![0; n];
+    for (comp, point) in comps.iter().zip(spread.iter_mut()) {
+        let Some(p) = point.as_ref() else { continue };
+        let fits = i64::try_from(p.den).is_ok()
+            && p.nums
+                .iter()
+                .all(|&x| i64::try_from(x).is_ok_and(|x| x < i64::MAX / 4));
+        if !fits {
+            *point = None;
+            continue;
+        }
+        for (v, &c) in comp.cells.iter().enumerate() {
+            anchor[c as usize] = Q::new(p.nums[v], p.den);
+            values[c as usize] = p.nums[v] as i64;
+            den[c as usize] = p.den as i64;
+        }
+    }
+    let mut proofs = Proofs::at(anchor);
+    hypercube::masked_only_witnesses_at(table, &values, &den, &mut proofs);
+    proofs
+}
+
 /// A component's search result (variables in component order), and
 /// whether it came without LP.
 type Solved = (Found, bool);
 
-/// The exact search of one component.
-fn solve_component(
-    table: &Table,
-    eqs: &[Equation],
-    comp: &Component,
-    depth: Depth,
-    seeds: Option<&[(Q, Q)]>,
-    tick: Tick,
-) -> Result<Solved, LpError> {
-    let levels = depth.levels();
+/// The attacker's system of one component: its masked cells are the
+/// variables (in component order), published cells moved to the right.
+fn system_of(table: &Table, eqs: &[Equation], comp: &Component) -> System {
     let masked = |c: u32| table.cells[c as usize].status.is_masked();
     let var_of = |c: u32| {
         comp.cells
@@ -392,6 +472,22 @@ fn solve_component(
         }
         sys.rows.push((terms, rhs));
     }
+    sys
+}
+
+/// The exact search of one component (from `given`, a point of its
+/// system, when there are no true values).
+fn solve_component(
+    table: &Table,
+    eqs: &[Equation],
+    comp: &Component,
+    depth: Depth,
+    seeds: Option<&[(Q, Q)]>,
+    given: Option<&Point>,
+    tick: Tick,
+) -> Result<Solved, LpError> {
+    let levels = depth.levels();
+    let sys = system_of(table, eqs, comp);
     // A lone cell fixed by its equations: no LP needed.
     if comp.cells.len() == 1 && !sys.rows.is_empty() {
         let (terms, rhs) = &sys.rows[0];
@@ -425,14 +521,18 @@ fn solve_component(
         .iter()
         .map(|&c| target_of(&table.cells[c as usize], levels))
         .collect();
-    let truth: Option<Point> = levels.then(|| Point {
-        den: 1,
-        nums: comp
-            .cells
-            .iter()
-            .map(|&c| table.cells[c as usize].value as i128)
-            .collect(),
-    });
+    let truth: Option<Point> = if levels {
+        Some(Point {
+            den: 1,
+            nums: comp
+                .cells
+                .iter()
+                .map(|&c| table.cells[c as usize].value as i128)
+                .collect(),
+        })
+    } else {
+        given.cloned()
+    };
     let mut seeds: Option<Vec<(Q, Q)>> =
         seeds.map(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
     // Big three-dimensional tables: rounds from scratch (see lp::warm_starts_pay).
@@ -442,7 +542,8 @@ fn solve_component(
         _ => usize::MAX,
     };
     let mut sliced: Option<Found> = None;
-    if let (Some(truth), Some(s), Depth::Check { .. }) = (&truth, &seeds, depth) {
+    let checks = matches!(depth, Depth::Check { .. } | Depth::CheckNoLevels);
+    if let (Some(truth), Some(s), true) = (&truth, &seeds, checks) {
         // Earlier witnesses (a check before, patterns, hypercubes) may
         // prove every verdict already.
         if targets.iter().zip(s).all(|(t, r)| t.met_by(r.0, r.1)) {

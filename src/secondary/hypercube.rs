@@ -1,98 +1,33 @@
-//! Hypercubes: each masked cell's protecting pattern chosen without any
-//! LP, on tables of three dimensions or more, where LPs over whole
-//! components cost too much (issue 15).
-//!
-//! In one dimension, a vector `v` over the nodes of the tree keeps every
-//! equation of that tree (`v(parent) = sum v(children)`) when it is a
-//! *pair*: `+1` on the node, `-1` on another node (a sibling of it or of
-//! its nearest ancestor with one), each with one path down to a leaf, zero
-//! above where they meet; or a *path*: `+1` on the node, a path down to a
-//! leaf and every ancestor up to the root. The tensor product `v_1 x ... x
-//! v_D` of one such vector per dimension keeps *every* equation of the
-//! table, whatever its other cells, as long as each cell it moves exists.
-//! Scaled by the cell's protection level, it is an exact witness in whole
-//! units, made by construction and checked like any other by the
-//! certificate. For a detailed cell of a three-dimensional table with
-//! siblings in every dimension it is the classic cube of 8 cells (GHMITER,
-//! τ-ARGUS's hypercube method), here with the table's hierarchies and its
-//! empty cells taken into account.
+//! Hypercubes in secondary suppression: each masked cell's protecting
+//! patterns chosen without any LP, on tables of three dimensions or more
+//! (issue 15; the witnesses and their search are in
+//! [`crate::audit::hypercube`]).
 //!
 //! [`cover`] gives each primary cell (aggregates first), in each direction,
-//! a *pattern*: a sum of such products, each scaled by what its cells can
-//! give (a cell moved down stays `>= 0`), chosen greedily by cost per unit
-//! of the level met, whose cells all exist and may be masked; it masks
-//! them. A big level thus spreads over several small cells rather than
-//! masking one big one, as the LP patterns do. Masked cells that are not
-//! primary get one moving them by a unit. What it cannot cover goes on to
-//! the LP-based steps of `fast`.
+//! a pattern whose cells all exist and may be masked, the cheapest the
+//! greedy search finds, and masks them. A big level thus spreads over
+//! several small cells rather than masking one big one, as the LP patterns
+//! do. Masked cells that are not primary get one moving them by a unit.
+//! What it cannot cover goes on to the LP-based steps of `fast`.
 //!
 //! # Complexity
-//! Per cell and direction, at most [`MAX_PIECES`] branch and bounds over
-//! [`ANCHORS`] corners and at most [`MAX_CANDIDATES`] vectors per dimension
-//! ([`MAX_PRODUCTS`] products), each product checked by hash look-ups of
-//! its cells (8 for a detailed cell of a 3-dimensional table): linear in
-//! the number of masked cells, no LP.
+//! One pattern search per masked cell and direction (see
+//! [`crate::audit::hypercube`]), then one per pattern through a cell
+//! [`thin`] tries to publish again: linear in the number of masked cells,
+//! no LP.
 
-use rustc_hash::{FxHashMap, FxHashSet};
-
-use crate::audit::target_of;
+use crate::audit::hypercube::{levels, pattern, pattern_goals, proven, Prices};
 use crate::certify::witness::{Proofs, Witness, Q};
-use crate::hierarchy::NodeId;
-use crate::read::MAX_DIMS;
 use crate::table::{Status, Table};
 
 use super::instance::Instance;
 
-/// Vectors tried per dimension (the cheapest first): bounds the search.
-pub const MAX_CANDIDATES: usize = 12;
-
-/// Products evaluated per piece before the best one so far is taken (a
-/// count, so that the masking never depends on the machine).
-pub const MAX_PRODUCTS: usize = 4_000;
-
-/// Leaf cells under a target tried as the corner its product grows from.
-pub const ANCHORS: usize = 3;
-
-/// Products summed into one pattern at most.
-pub const MAX_PIECES: usize = 64;
-
-/// A signed vector of one dimension: `(node, +1 | -1)`, the cell's own
-/// chain first.
-type Vector = Vec<(NodeId, i8)>;
-
-/// Coordinates of a cell, one node per dimension.
-type Coords = [NodeId; MAX_DIMS];
-
-/// A product chosen: its cells (positions) with their signs, the cost of
-/// masking those still published, and how far it can move the target.
-struct Product {
-    cells: Vec<(u32, i8)>,
-    cost: f64,
-    capacity: i64,
-}
-
-/// What one pattern is being built for, and what it has used so far.
-struct Goal<'a> {
-    /// `+1`: the target moves up; `-1`: down.
-    sign: i8,
-    /// What is left to move.
-    remaining: i64,
-    /// Units each cell has been lowered by the pieces so far.
-    used: &'a FxHashMap<u32, i64>,
-    /// Cells the pieces so far mask (free for the next ones).
-    here: &'a FxHashSet<u32>,
-    /// Through masked cells only.
-    free_only: bool,
-}
-
-impl Goal<'_> {
-    /// What cell `d` can still be lowered by.
-    fn room(&self, table: &Table, d: usize) -> i64 {
-        table.cells[d].value - self.used.get(&(d as u32)).copied().unwrap_or(0)
+impl Prices for Instance {
+    fn cost(&self, d: usize) -> f64 {
+        self.costs[d]
     }
-
-    fn masked(&self, table: &Table, d: usize) -> bool {
-        table.cells[d].status.is_masked() || self.here.contains(&(d as u32))
+    fn maskable(&self, table: &Table, d: usize) -> bool {
+        Instance::maskable(self, table, d as u32)
     }
 }
 
@@ -156,18 +91,6 @@ impl Patterns {
     }
 }
 
-/// What a primary cell's patterns must move it by, up and down (a unit at
-/// least upwards, so that its interval is a unit wide; never below 0);
-/// None for a cell that is not primary (a unit either way will do).
-fn levels(cell: &crate::table::Cell) -> Option<(i64, i64)> {
-    (cell.status == Status::Primary && !cell.rules.is_empty()).then(|| {
-        (
-            cell.upper_protection.max(1),
-            cell.lower_protection.min(cell.value).max(0),
-        )
-    })
-}
-
 /// Gives every masked cell of `table` that `proofs` (anchored at the true
 /// values) does not already cover a pattern of hypercubes in each
 /// direction it needs (see the module docs), masking the cells they need
@@ -175,6 +98,8 @@ fn levels(cell: &crate::table::Cell) -> Option<(i64, i64)> {
 /// covered too. Then [`thin`] publishes again what it can.
 pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered {
     let mut out = Covered::default();
+    // The patterns move from the true values.
+    let values: Vec<i64> = table.cells.iter().map(|c| c.value).collect();
     let start = proofs.clone();
     let before: Vec<bool> = table.cells.iter().map(|c| c.status.is_masked()).collect();
     let mut pats = Patterns {
@@ -202,30 +127,28 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
         todo.sort_by_key(|&c| (depth(c), c));
         for c in todo {
             done[c as usize] = true;
-            let cell = &table.cells[c as usize];
-            let value = Q::int(cell.value as i128);
-            let (lo, hi) = proofs.range(c as usize);
             // What earlier patterns already prove is not searched again.
-            if hi.exceeds_by(lo, 1) && target_of(cell, true).met_by(lo, hi) {
+            if proven(table, proofs, c as usize) {
                 continue;
             }
-            // (sign, units) to reach, beyond what is proven.
-            let goals: Vec<Vec<(i8, i64)>> = if let Some((up, down)) = levels(cell) {
-                let mut g = Vec::new();
-                if !hi.exceeds_by(value, up as i128) {
-                    g.push(vec![(1, up)]);
-                }
-                if down > 0 && !value.exceeds_by(lo, down as i128) {
-                    g.push(vec![(-1, down)]);
-                }
-                g
-            } else {
-                // A unit either way.
-                vec![vec![(1, 1), (-1, 1)]]
-            };
+            let cell = &table.cells[c as usize];
+            let goals = pattern_goals(
+                levels(cell),
+                Q::int(cell.value as i128),
+                proofs.range(c as usize),
+            );
+            // The cell's pattern one way, reversed and scaled, often moves
+            // it the other way too, masking nothing more.
+            let mut first: Option<(i64, Vec<(u32, i128)>)> = None;
             for options in goals {
-                let found = options.iter().find_map(|&(sign, units)| {
-                    pattern(table, inst, c, sign, units, false).map(|p| (p, sign, units))
+                let reversed = first.as_ref().and_then(|(u0, m)| {
+                    let &(sign, units) = options.first()?;
+                    reverse(m, *u0, units, &values).map(|m| ((m, Vec::new()), sign, units))
+                });
+                let found = reversed.or_else(|| {
+                    options.iter().find_map(|&(sign, units)| {
+                        pattern(table, inst, &values, c, sign, units).map(|p| (p, sign, units))
+                    })
                 });
                 let Some(((moves, mask), sign, units)) = found else {
                     out.left += 1;
@@ -238,6 +161,9 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
                     den: 1,
                     moves: moves.clone(),
                 });
+                if first.is_none() {
+                    first = Some((units, moves.clone()));
+                }
                 pats.push(Pat {
                     target: c,
                     sign,
@@ -257,7 +183,7 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
         }
     }
     if out.left == 0 {
-        out.thinned = thin(table, inst, &mut pats, &kept, &before);
+        out.thinned = thin(table, inst, &values, &mut pats, &kept, &before);
     }
     *proofs = start;
     for p in pats.list.into_iter().flatten() {
@@ -277,6 +203,35 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
     out
 }
 
+/// The instance's costs, through masked cells only.
+struct Free<'a>(&'a Instance);
+
+impl Prices for Free<'_> {
+    fn cost(&self, d: usize) -> f64 {
+        self.0.costs[d]
+    }
+    fn maskable(&self, _: &Table, _: usize) -> bool {
+        false
+    }
+}
+
+/// The moves `-moves * units / u0` (a pattern that moved its target by
+/// `u0` one way, moving it by `units` the other), when they are whole
+/// units and leave every cell `>= 0` from `values`.
+fn reverse(moves: &[(u32, i128)], u0: i64, units: i64, values: &[i64]) -> Option<Vec<(u32, i128)>> {
+    moves
+        .iter()
+        .map(|&(d, m)| {
+            let scaled = m.checked_mul(units as i128)?;
+            if scaled % u0 as i128 != 0 {
+                return None;
+            }
+            let r = -scaled / u0 as i128;
+            (values[d as usize] as i128 + r >= 0).then_some((d, r))
+        })
+        .collect()
+}
+
 /// Publishes again, most costly first, each cell [`cover`] masked whose
 /// patterns all find another way through cells masked already (and whose
 /// publication leaves no two single-contributor primaries alone in an
@@ -285,6 +240,7 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
 fn thin(
     table: &mut Table,
     inst: &Instance,
+    values: &[i64],
     pats: &mut Patterns,
     kept: &[bool],
     before: &[bool],
@@ -325,7 +281,7 @@ fn thin(
             if p.target == s {
                 continue; // published, it needs none
             }
-            match pattern(table, inst, p.target, p.sign, p.units, true) {
+            match pattern(table, &Free(inst), values, p.target, p.sign, p.units) {
                 Some((moves, _)) => fresh.push(Pat {
                     target: p.target,
                     sign: p.sign,
@@ -364,368 +320,6 @@ fn thin(
     thinned
 }
 
-/// A pattern moving cell `c` by `sign * units`: the moves (by cell, no
-/// zero) of a sum of products and the published cells it needs masked, or
-/// None when the pieces run out first.
-fn pattern(
-    table: &Table,
-    inst: &Instance,
-    c: u32,
-    sign: i8,
-    units: i64,
-    free_only: bool,
-) -> Option<(Vec<(u32, i128)>, Vec<u32>)> {
-    let mut used: FxHashMap<u32, i64> = FxHashMap::default();
-    let mut here: FxHashSet<u32> = FxHashSet::default();
-    let mut total: FxHashMap<u32, i128> = FxHashMap::default();
-    let mut remaining = units;
-    for _ in 0..MAX_PIECES {
-        let goal = Goal {
-            sign,
-            remaining,
-            used: &used,
-            here: &here,
-            free_only,
-        };
-        let p = best(table, inst, c, &goal)?;
-        let step = p.capacity.min(remaining);
-        for &(d, s) in &p.cells {
-            let m = (sign * s) as i64 * step;
-            *total.entry(d).or_default() += m as i128;
-            if m < 0 {
-                *used.entry(d).or_default() += -m;
-            }
-            if !table.cells[d as usize].status.is_masked() {
-                here.insert(d);
-            }
-        }
-        remaining -= step;
-        if remaining == 0 {
-            let mut moves: Vec<(u32, i128)> = total.into_iter().filter(|&(_, m)| m != 0).collect();
-            moves.sort_unstable();
-            // Cells a later piece moved back to zero are masked all the same.
-            let mut mask: Vec<u32> = here.into_iter().collect();
-            mask.sort_unstable();
-            return Some((moves, mask));
-        }
-    }
-    None
-}
-
-/// The best product for the next piece of `goal`: the least cost per unit
-/// moved (ties: the most units), if any.
-fn best(table: &Table, inst: &Instance, c: u32, goal: &Goal) -> Option<Product> {
-    let dims = table.dims.len();
-    let target = table.coords(table.cells[c as usize].key);
-    let mut found: Option<Product> = None;
-    for anchor in anchors(table, &target, goal) {
-        let mut cands: Vec<Vec<Vector>> = (0..dims)
-            .map(|k| candidates(table, inst, &target, &anchor, k, goal))
-            .collect();
-        if cands.iter().any(|v| v.is_empty()) {
-            continue;
-        }
-        // Fewest candidates first: the deepest pruning.
-        let mut order: Vec<usize> = (0..dims).collect();
-        order.sort_by_key(|&k| (cands[k].len(), k));
-        let own: Vec<Vector> = (0..dims)
-            .map(|k| own_chain(table, &target, &anchor, k))
-            .collect();
-        let mut search = Search {
-            table,
-            inst,
-            goal,
-            order,
-            chosen: own.clone(),
-            own,
-            best: found.take(),
-            evaluated: 0,
-        };
-        search.dfs(&mut cands, 0);
-        found = search.best;
-        if found.as_ref().is_some_and(|b| search_done(b, goal)) {
-            break;
-        }
-    }
-    found
-}
-
-/// Nothing can beat a free product that moves all that is left.
-fn search_done(b: &Product, goal: &Goal) -> bool {
-    b.cost == 0.0 && b.capacity >= goal.remaining
-}
-
-/// Cost per unit moved, and units moved (more is better), of a product.
-fn score(p: &Product, goal: &Goal) -> (f64, i64) {
-    let units = p.capacity.min(goal.remaining);
-    (p.cost, units)
-}
-
-/// Whether `a` is at least as good as `b` (deeper products are never
-/// better than their part: cost only grows, capacity only shrinks).
-fn no_worse(a: (f64, i64), b: (f64, i64)) -> bool {
-    a.0 < b.0 || (a.0 == b.0 && a.1 >= b.1)
-}
-
-/// The target's node and the nodes below it down to the anchor's leaf,
-/// all `+1`.
-fn own_chain(table: &Table, target: &Coords, anchor: &Coords, k: usize) -> Vector {
-    let h = &table.dims[k];
-    let mut v: Vector = Vec::new();
-    let mut m = anchor[k];
-    while m != target[k] {
-        v.push((m, 1));
-        m = h.parent(m).expect("the anchor lies under the target");
-    }
-    v.push((m, 1));
-    v.reverse();
-    v
-}
-
-/// Leaf cells under the target (the target itself when it is one), each
-/// reached by stepping down, one dimension at a time, to the existing
-/// child cell with the most room; the first step tries the [`ANCHORS`]
-/// roomiest. The anchor moves with the target, so when it moves down it
-/// needs room.
-fn anchors(table: &Table, target: &Coords, goal: &Goal) -> Vec<Coords> {
-    let dims = table.dims.len();
-    // Masked children first (they cost nothing), then the roomiest.
-    let children = |co: &Coords| -> Vec<((bool, i64), Coords)> {
-        let mut out = Vec::new();
-        for k in 0..dims {
-            for &ch in table.dims[k].children(co[k]) {
-                let mut next = *co;
-                next[k] = ch;
-                if let Some(i) = table.find(table.key(&next[..dims])) {
-                    out.push(((goal.masked(table, i), goal.room(table, i)), next));
-                }
-            }
-        }
-        out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        out
-    };
-    let first = children(target);
-    if first.is_empty() {
-        return vec![*target];
-    }
-    let mut out = Vec::new();
-    for (_, start) in first.into_iter().take(ANCHORS) {
-        let mut co = start;
-        while let Some(&(_, next)) = children(&co).first() {
-            co = next;
-        }
-        let leaf = table
-            .find(table.key(&co[..dims]))
-            .expect("an existing cell");
-        if (goal.sign > 0 || goal.room(table, leaf) > 0) && !out.contains(&co) {
-            out.push(co);
-        }
-    }
-    out
-}
-
-struct Search<'a> {
-    table: &'a Table,
-    inst: &'a Instance,
-    goal: &'a Goal<'a>,
-    order: Vec<usize>,
-    /// Per dimension, the vector chosen so far (the target's own chain
-    /// for dimensions not chosen yet: part of every candidate).
-    chosen: Vec<Vector>,
-    own: Vec<Vector>,
-    best: Option<Product>,
-    evaluated: usize,
-}
-
-impl Search<'_> {
-    fn dfs(&mut self, cands: &mut [Vec<Vector>], depth: usize) {
-        if depth == self.order.len() {
-            return;
-        }
-        let k = self.order[depth];
-        let list = std::mem::take(&mut cands[k]);
-        for v in &list {
-            if self.evaluated >= MAX_PRODUCTS
-                || self
-                    .best
-                    .as_ref()
-                    .is_some_and(|b| search_done(b, self.goal))
-            {
-                break;
-            }
-            self.chosen[k] = v.clone();
-            self.evaluated += 1;
-            let Some(p) = self.product() else {
-                continue;
-            };
-            let s = score(&p, self.goal);
-            if self
-                .best
-                .as_ref()
-                .is_some_and(|b| no_worse(score(b, self.goal), s))
-            {
-                continue; // a bound: deeper products hold these cells
-            }
-            if depth + 1 == self.order.len() {
-                self.best = Some(p);
-            } else {
-                self.dfs(cands, depth + 1);
-            }
-        }
-        self.chosen[k] = self.own[k].clone();
-        cands[k] = list;
-    }
-
-    /// The cells of the product of the vectors chosen, if each exists, may
-    /// be masked and has room to go down when it must (at least a unit);
-    /// with the cost of masking them and the units it can move.
-    fn product(&self) -> Option<Product> {
-        let (table, goal) = (self.table, self.goal);
-        let dims = self.chosen.len();
-        let mut cells = Vec::new();
-        let mut cost = 0.0;
-        let mut capacity = i64::MAX;
-        let mut idx = [0usize; MAX_DIMS];
-        loop {
-            let mut key = 0u64;
-            let mut sign = 1i8;
-            for k in 0..dims {
-                let (n, s) = self.chosen[k][idx[k]];
-                key += n as u64 * table.stride(k);
-                sign *= s;
-            }
-            let d = table.find(key)?;
-            if sign * goal.sign < 0 {
-                capacity = capacity.min(goal.room(table, d));
-                if capacity < 1 {
-                    return None;
-                }
-            }
-            if !goal.masked(table, d) {
-                if goal.free_only || !self.inst.maskable(table, d as u32) {
-                    return None;
-                }
-                cost += self.inst.costs[d];
-            }
-            cells.push((d as u32, sign));
-            // Next index (odometer).
-            let mut k = dims;
-            loop {
-                if k == 0 {
-                    return Some(Product {
-                        cells,
-                        cost,
-                        capacity,
-                    });
-                }
-                k -= 1;
-                idx[k] += 1;
-                if idx[k] < self.chosen[k].len() {
-                    break;
-                }
-                idx[k] = 0;
-            }
-        }
-    }
-}
-
-/// The vectors of dimension `k` through the target's own chain (down to
-/// the anchor's leaf), cheapest first, at most [`MAX_CANDIDATES`]: pairs
-/// with a leaf under a sibling of the node (or of its nearest ancestors),
-/// whose corner at the anchor's other coordinates exists (with room, when
-/// it goes down); and the path up to the root.
-fn candidates(
-    table: &Table,
-    inst: &Instance,
-    target: &Coords,
-    anchor: &Coords,
-    k: usize,
-    goal: &Goal,
-) -> Vec<Vector> {
-    let h = &table.dims[k];
-    let dims = table.dims.len();
-    let at = |m: NodeId| -> Option<usize> {
-        let mut co = *anchor;
-        co[k] = m;
-        table.find(table.key(&co[..dims]))
-    };
-    let own = own_chain(table, target, anchor, k);
-    let mut out: Vec<Vector> = Vec::new();
-    // Pairs, nearest levels first.
-    let mut m = target[k];
-    let mut up_part: Vec<NodeId> = Vec::new();
-    while let Some(p) = h.parent(m) {
-        for &s in h.children(p) {
-            if s == m {
-                continue;
-            }
-            let mut stack = vec![s];
-            while let Some(x) = stack.pop() {
-                if !h.is_leaf(x) {
-                    stack.extend(h.children(x).iter().rev());
-                    continue;
-                }
-                // The partner's corner goes the other way.
-                let ok = at(x).is_some_and(|i| goal.sign < 0 || goal.room(table, i) > 0);
-                if ok {
-                    let mut v = own.clone();
-                    v.extend(up_part.iter().map(|&u| (u, 1)));
-                    let mut b = x;
-                    while b != s {
-                        v.push((b, -1));
-                        b = h.parent(b).expect("under s");
-                    }
-                    v.push((s, -1));
-                    out.push(v);
-                }
-            }
-        }
-        if out.len() >= MAX_CANDIDATES {
-            break;
-        }
-        up_part.push(p);
-        m = p;
-    }
-    // The path up to the root.
-    let mut v = own.clone();
-    v.extend(h.ancestors(target[k]).into_iter().skip(1).map(|u| (u, 1)));
-    out.push(v);
-    // Cheapest first, by what they cost at the target's and at the
-    // anchor's other coordinates (ties: the order built, deterministic).
-    let at_target = |m: NodeId| -> Option<usize> {
-        let mut co = *target;
-        co[k] = m;
-        table.find(table.key(&co[..dims]))
-    };
-    let cost_of = |v: &Vector| -> f64 {
-        let price = |i: Option<usize>| match i {
-            Some(i) if !goal.masked(table, i) => inst.costs[i],
-            _ => 0.0,
-        };
-        v.iter()
-            .map(|&(m, _)| {
-                price(at(m))
-                    + if anchor == target {
-                        0.0
-                    } else {
-                        price(at_target(m))
-                    }
-            })
-            .sum()
-    };
-    let mut keyed: Vec<(f64, usize, Vector)> = out
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (cost_of(&v), i, v))
-        .collect();
-    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    keyed
-        .into_iter()
-        .take(MAX_CANDIDATES)
-        .map(|(_, _, v)| v)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -734,9 +328,11 @@ mod tests {
     use super::*;
     use crate::aggregate::aggregate;
     use crate::hierarchy::Hierarchy;
+    use crate::read::MAX_DIMS;
     use crate::read::{Contribution, TableData};
     use crate::rules::Cost;
     use crate::table::RuleSet;
+    use rustc_hash::FxHashMap;
 
     /// A three-dimensional table, `leaves` leaves under each root, every
     /// detailed cell present with its own contributor, value `value(leaf)`.
@@ -874,5 +470,34 @@ mod tests {
             !t.cells[0].status.is_masked(),
             "the grand total stays published"
         );
+    }
+
+    /// The audit's hypercubes through masked cells only find again, from
+    /// the true values alone, what a cover proved; with one cell of the
+    /// cube published they prove nothing about the cells it cut off.
+    #[test]
+    fn masked_only_hypercubes_prove_a_cover_again() {
+        use crate::audit::hypercube::{masked_only_witnesses, proven};
+        let mut t = table(2, |_| 100);
+        let (_, x) = covered(&mut t, [1, 1, 1], 30);
+        let inst = instance(&mut t);
+        let mut again = Proofs::at_truth(&t);
+        assert!(masked_only_witnesses(&t, &mut again) > 0);
+        assert_valid(&t, &inst, &again);
+        for c in 0..t.cells.len() {
+            if t.cells[c].status.is_masked() {
+                assert!(proven(&t, &again, c), "cell {c} not proven");
+            }
+        }
+        let (lo, hi) = again.range(x as usize);
+        assert_eq!((lo, hi), (Q::int(70), Q::int(130)));
+        // Publish the cube's far corner: no pattern through masked cells
+        // is left for the target.
+        let far = t.find(t.key(&[2, 2, 2])).unwrap();
+        t.cells[far].status = Status::Published;
+        let mut cut = Proofs::at_truth(&t);
+        masked_only_witnesses(&t, &mut cut);
+        assert_valid(&t, &inst, &cut);
+        assert!(!proven(&t, &cut, x as usize));
     }
 }
