@@ -94,6 +94,34 @@ pub const ANCHORS: usize = 3;
 /// Products summed into one pattern at most.
 pub const MAX_PIECES: usize = 64;
 
+/// How far one pattern search goes (counts, so that results never depend
+/// on the machine).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub candidates: usize,
+    pub products: usize,
+    pub anchors: usize,
+    pub pieces: usize,
+}
+
+impl Limits {
+    /// Every pattern's first search.
+    pub const DEFAULT: Limits = Limits {
+        candidates: MAX_CANDIDATES,
+        products: MAX_PRODUCTS,
+        anchors: ANCHORS,
+        pieces: MAX_PIECES,
+    };
+    /// The audit's second search through masked cells, for the few cells
+    /// the first leaves (each such cell costs LPs over its whole component).
+    pub const WIDE: Limits = Limits {
+        candidates: 4 * MAX_CANDIDATES,
+        products: 10 * MAX_PRODUCTS,
+        anchors: 4 * ANCHORS,
+        pieces: 4 * MAX_PIECES,
+    };
+}
+
 /// A signed vector of one dimension: `(node, +1 | -1)`, the cell's own
 /// chain first.
 type Vector = Vec<(NodeId, i8)>;
@@ -121,6 +149,7 @@ struct Goal<'a> {
     here: &'a FxHashSet<u32>,
     /// Each cell's value at the point the patterns move from.
     values: &'a [i64],
+    limits: Limits,
 }
 
 impl Goal<'_> {
@@ -178,23 +207,26 @@ pub fn proven(table: &Table, proofs: &Proofs, c: usize) -> bool {
 
 /// Adds to `proofs` (anchored at the true values) the patterns through
 /// masked cells only of every masked cell whose range does not meet its
-/// target yet. Returns the witnesses added.
+/// target yet (a wider search for those the first leaves). Returns the
+/// witnesses added.
 pub fn masked_only_witnesses(table: &Table, proofs: &mut Proofs) -> usize {
     let values: Vec<i64> = table.cells.iter().map(|c| c.value).collect();
-    let todo: Vec<(u32, i64, Goals)> = (0..table.cells.len() as u32)
-        .filter(|&c| {
-            table.cells[c as usize].status.is_masked() && !proven(table, proofs, c as usize)
-        })
-        .map(|c| {
-            let cell = &table.cells[c as usize];
-            let value = Q::int(cell.value as i128);
-            (
-                c,
-                1,
-                pattern_goals(levels(cell), value, proofs.range(c as usize)),
-            )
-        })
-        .collect();
+    let todo = |proofs: &Proofs| -> Vec<(u32, i64, Goals)> {
+        (0..table.cells.len() as u32)
+            .filter(|&c| {
+                table.cells[c as usize].status.is_masked() && !proven(table, proofs, c as usize)
+            })
+            .map(|c| {
+                let cell = &table.cells[c as usize];
+                let value = Q::int(cell.value as i128);
+                (
+                    c,
+                    1,
+                    pattern_goals(levels(cell), value, proofs.range(c as usize)),
+                )
+            })
+            .collect()
+    };
     through_masked(table, &values, todo, proofs)
 }
 
@@ -208,53 +240,58 @@ pub fn masked_only_witnesses_at(
     den: &[i64],
     proofs: &mut Proofs,
 ) -> usize {
-    let todo: Vec<(u32, i64, Goals)> = (0..table.cells.len() as u32)
-        .filter(|&c| {
-            let (lo, hi) = proofs.range(c as usize);
-            table.cells[c as usize].status.is_masked()
-                && den[c as usize] > 0
-                && !target_of(&table.cells[c as usize], false).met_by(lo, hi)
-        })
-        .map(|c| {
-            let d = den[c as usize];
-            (c, d, vec![vec![(1, d), (-1, d)]])
-        })
-        .collect();
+    let todo = |proofs: &Proofs| -> Vec<(u32, i64, Goals)> {
+        (0..table.cells.len() as u32)
+            .filter(|&c| {
+                let (lo, hi) = proofs.range(c as usize);
+                table.cells[c as usize].status.is_masked()
+                    && den[c as usize] > 0
+                    && !target_of(&table.cells[c as usize], false).met_by(lo, hi)
+            })
+            .map(|c| {
+                let d = den[c as usize];
+                (c, d, vec![vec![(1, d), (-1, d)]])
+            })
+            .collect()
+    };
     through_masked(table, values, todo, proofs)
 }
 
-/// The patterns through masked cells of each `(cell, den, goals)`, from
-/// `values` (in units of `1 / den`), searched apart and in parallel, added
-/// to `proofs` in the order given.
+/// The patterns through masked cells of each `(cell, den, goals)` that
+/// `todo` lists, from `values` (in units of `1 / den`), searched apart and
+/// in parallel and added to `proofs` in the order listed; then again with
+/// [`Limits::WIDE`] for what `todo` still lists.
 fn through_masked(
     table: &Table,
     values: &[i64],
-    todo: Vec<(u32, i64, Goals)>,
+    todo: impl Fn(&Proofs) -> Vec<(u32, i64, Goals)>,
     proofs: &mut Proofs,
 ) -> usize {
-    let found: Vec<Vec<Witness>> = todo
-        .par_iter()
-        .map(|(c, den, goals)| {
-            goals
-                .iter()
-                .filter_map(|options| {
-                    options
-                        .iter()
-                        .find_map(|&(sign, units)| {
-                            pattern(table, &MaskedOnly, values, *c, sign, units)
-                        })
-                        .map(|(moves, _)| Witness {
-                            den: *den as i128,
-                            moves,
-                        })
-                })
-                .collect()
-        })
-        .collect();
     let mut added = 0;
-    for w in found.into_iter().flatten() {
-        if proofs.add(w) {
-            added += 1;
+    for limits in [Limits::DEFAULT, Limits::WIDE] {
+        let found: Vec<Vec<Witness>> = todo(proofs)
+            .par_iter()
+            .map(|(c, den, goals)| {
+                goals
+                    .iter()
+                    .filter_map(|options| {
+                        options
+                            .iter()
+                            .find_map(|&(sign, units)| {
+                                pattern(table, &MaskedOnly, values, *c, sign, units, limits)
+                            })
+                            .map(|(moves, _)| Witness {
+                                den: *den as i128,
+                                moves,
+                            })
+                    })
+                    .collect()
+            })
+            .collect();
+        for w in found.into_iter().flatten() {
+            if proofs.add(w) {
+                added += 1;
+            }
         }
     }
     added
@@ -271,18 +308,20 @@ pub fn pattern<P: Prices>(
     c: u32,
     sign: i8,
     units: i64,
+    limits: Limits,
 ) -> Option<(Moves, Vec<u32>)> {
     let mut used: FxHashMap<u32, i64> = FxHashMap::default();
     let mut here: FxHashSet<u32> = FxHashSet::default();
     let mut total: FxHashMap<u32, i128> = FxHashMap::default();
     let mut remaining = units;
-    for _ in 0..MAX_PIECES {
+    for _ in 0..limits.pieces {
         let goal = Goal {
             sign,
             remaining,
             used: &used,
             here: &here,
             values,
+            limits,
         };
         let p = best(table, prices, c, &goal)?;
         let step = p.capacity.min(remaining);
@@ -406,7 +445,7 @@ fn anchors(table: &Table, target: &Coords, goal: &Goal) -> Vec<Coords> {
         return vec![*target];
     }
     let mut out = Vec::new();
-    for (_, start) in first.into_iter().take(ANCHORS) {
+    for (_, start) in first.into_iter().take(goal.limits.anchors) {
         let mut co = start;
         while let Some(&(_, next)) = children(&co).first() {
             co = next;
@@ -442,7 +481,7 @@ impl<P: Prices> Search<'_, P> {
         let k = self.order[depth];
         let list = std::mem::take(&mut cands[k]);
         for v in &list {
-            if self.evaluated >= MAX_PRODUCTS
+            if self.evaluated >= self.goal.limits.products
                 || self
                     .best
                     .as_ref()
@@ -530,7 +569,9 @@ impl<P: Prices> Search<'_, P> {
 /// the anchor's leaf), cheapest first, at most [`MAX_CANDIDATES`]: pairs
 /// with a leaf under a sibling of the node (or of its nearest ancestors),
 /// whose corner at the anchor's other coordinates exists (with room, when
-/// it goes down); and the path up to the root.
+/// it goes down); and the path up to the root. Only vectors whose cells at
+/// the anchor's and at the target's other coordinates (cells of every
+/// product through them) all exist and are masked or maskable.
 fn candidates<P: Prices>(
     table: &Table,
     prices: &P,
@@ -546,8 +587,35 @@ fn candidates<P: Prices>(
         co[k] = m;
         table.find(table.key(&co[..dims]))
     };
+    let at_target = |m: NodeId| -> Option<usize> {
+        let mut co = *target;
+        co[k] = m;
+        table.find(table.key(&co[..dims]))
+    };
+    // What a vector costs at the anchor's and at the target's other
+    // coordinates (cells every product through it holds); None when one
+    // of those cells is missing or may not be masked: no product through
+    // it exists.
+    let cost_of = |v: &Vector| -> Option<f64> {
+        let price = |i: Option<usize>| -> Option<f64> {
+            let i = i?;
+            if goal.masked(table, i) {
+                Some(0.0)
+            } else {
+                prices.maskable(table, i).then(|| prices.cost(i))
+            }
+        };
+        let mut sum = 0.0;
+        for &(m, _) in v {
+            sum += price(at(m))?;
+            if anchor != target {
+                sum += price(at_target(m))?;
+            }
+        }
+        Some(sum)
+    };
     let own = own_chain(table, target, anchor, k);
-    let mut out: Vec<Vector> = Vec::new();
+    let mut out: Vec<(f64, Vector)> = Vec::new();
     // Pairs, nearest levels first.
     let mut m = target[k];
     let mut up_part: Vec<NodeId> = Vec::new();
@@ -573,11 +641,13 @@ fn candidates<P: Prices>(
                         b = h.parent(b).expect("under s");
                     }
                     v.push((s, -1));
-                    out.push(v);
+                    if let Some(c) = cost_of(&v) {
+                        out.push((c, v));
+                    }
                 }
             }
         }
-        if out.len() >= MAX_CANDIDATES {
+        if out.len() >= goal.limits.candidates {
             break;
         }
         up_part.push(p);
@@ -586,39 +656,19 @@ fn candidates<P: Prices>(
     // The path up to the root.
     let mut v = own.clone();
     v.extend(h.ancestors(target[k]).into_iter().skip(1).map(|u| (u, 1)));
-    out.push(v);
-    // Cheapest first, by what they cost at the target's and at the
-    // anchor's other coordinates (ties: the order built, deterministic).
-    let at_target = |m: NodeId| -> Option<usize> {
-        let mut co = *target;
-        co[k] = m;
-        table.find(table.key(&co[..dims]))
-    };
-    let cost_of = |v: &Vector| -> f64 {
-        let price = |i: Option<usize>| match i {
-            Some(i) if !goal.masked(table, i) => prices.cost(i),
-            _ => 0.0,
-        };
-        v.iter()
-            .map(|&(m, _)| {
-                price(at(m))
-                    + if anchor == target {
-                        0.0
-                    } else {
-                        price(at_target(m))
-                    }
-            })
-            .sum()
-    };
+    if let Some(c) = cost_of(&v) {
+        out.push((c, v));
+    }
+    // Cheapest first (ties: the order built, deterministic).
     let mut keyed: Vec<(f64, usize, Vector)> = out
         .into_iter()
         .enumerate()
-        .map(|(i, v)| (cost_of(&v), i, v))
+        .map(|(i, (c, v))| (c, i, v))
         .collect();
     keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     keyed
         .into_iter()
-        .take(MAX_CANDIDATES)
+        .take(goal.limits.candidates)
         .map(|(_, _, v)| v)
         .collect()
 }

@@ -16,7 +16,7 @@
 //! [`thin`] tries to publish again: linear in the number of masked cells,
 //! no LP.
 
-use crate::audit::hypercube::{levels, pattern, pattern_goals, proven, Prices};
+use crate::audit::hypercube::{levels, pattern, pattern_goals, proven, Limits, Prices};
 use crate::certify::witness::{Proofs, Witness, Q};
 use crate::table::{Status, Table};
 
@@ -147,7 +147,8 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
                 });
                 let found = reversed.or_else(|| {
                     options.iter().find_map(|&(sign, units)| {
-                        pattern(table, inst, &values, c, sign, units).map(|p| (p, sign, units))
+                        pattern(table, inst, &values, c, sign, units, Limits::DEFAULT)
+                            .map(|p| (p, sign, units))
                     })
                 });
                 let Some(((moves, mask), sign, units)) = found else {
@@ -281,7 +282,15 @@ fn thin(
             if p.target == s {
                 continue; // published, it needs none
             }
-            match pattern(table, &Free(inst), values, p.target, p.sign, p.units) {
+            match pattern(
+                table,
+                &Free(inst),
+                values,
+                p.target,
+                p.sign,
+                p.units,
+                Limits::DEFAULT,
+            ) {
                 Some((moves, _)) => fresh.push(Pat {
                     target: p.target,
                     sign: p.sign,
