@@ -179,11 +179,7 @@ pub fn levels(cell: &Cell) -> Option<(i64, i64)> {
 /// [`levels`] and the range `(lo, hi)` proven so far: one entry per
 /// pattern, each the `(sign, units)` options tried in turn (a cell that
 /// is not primary: a unit up, or else down).
-pub fn pattern_goals(
-    levels: Option<(i64, i64)>,
-    value: Q,
-    (lo, hi): (Q, Q),
-) -> Vec<Vec<(i8, i64)>> {
+pub fn pattern_goals(levels: Option<(i64, i64)>, value: Q, (lo, hi): (Q, Q)) -> Goals {
     match levels {
         Some((up, down)) => {
             let mut g = Vec::new();
@@ -199,10 +195,11 @@ pub fn pattern_goals(
     }
 }
 
-/// Whether cell `c`'s range in `proofs` already meets its target.
-pub fn proven(table: &Table, proofs: &Proofs, c: usize) -> bool {
+/// Whether cell `c`'s range in `proofs` already meets its target (its
+/// protection levels checked when `levels`: the true values are known).
+pub fn proven(table: &Table, proofs: &Proofs, c: usize, levels: bool) -> bool {
     let (lo, hi) = proofs.range(c);
-    target_of(&table.cells[c], true).met_by(lo, hi)
+    target_of(&table.cells[c], levels).met_by(lo, hi)
 }
 
 /// Adds to `proofs` (anchored at the true values) the patterns through
@@ -214,7 +211,8 @@ pub fn masked_only_witnesses(table: &Table, proofs: &mut Proofs) -> usize {
     let todo = |proofs: &Proofs| -> Vec<(u32, i64, Goals)> {
         (0..table.cells.len() as u32)
             .filter(|&c| {
-                table.cells[c as usize].status.is_masked() && !proven(table, proofs, c as usize)
+                table.cells[c as usize].status.is_masked()
+                    && !proven(table, proofs, c as usize, true)
             })
             .map(|c| {
                 let cell = &table.cells[c as usize];
@@ -243,10 +241,9 @@ pub fn masked_only_witnesses_at(
     let todo = |proofs: &Proofs| -> Vec<(u32, i64, Goals)> {
         (0..table.cells.len() as u32)
             .filter(|&c| {
-                let (lo, hi) = proofs.range(c as usize);
                 table.cells[c as usize].status.is_masked()
                     && den[c as usize] > 0
-                    && !target_of(&table.cells[c as usize], false).met_by(lo, hi)
+                    && !proven(table, proofs, c as usize, false)
             })
             .map(|c| {
                 let d = den[c as usize];

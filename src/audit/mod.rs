@@ -257,28 +257,30 @@ fn audit_impl_with(
             .unwrap_or_else(|| Proofs::at_truth(table))
     });
     // Big tables of three dimensions or more: hypercubes through masked
-    // cells prove most verdicts without LP (a masking made of them, all).
-    if let (Some(p), Depth::Check { .. }) = (start.as_mut(), depth) {
-        if !lp::warm_starts_pay(table) {
-            hypercube::masked_only_witnesses(table, p);
-        }
-    }
-    // Without the true values, on big tables of three dimensions or more:
-    // hypercubes through masked cells from a point with room in most
-    // cells (per component), before any LP over a whole component.
+    // cells prove most verdicts before any LP over a whole component (a
+    // masking made of them, nearly all): from the true values, or without
+    // them from a point of each component with room in most cells.
     let mut spread: Vec<Option<Point>> = vec![None; comps.len()];
     let mut spread_proofs: Option<Proofs> = None;
-    if depth == Depth::CheckNoLevels && !lp::warm_starts_pay(table) {
-        spread = comps
-            .par_iter()
-            .map(|c| {
-                if c.cells.len() < 2 {
-                    return Ok(None);
-                }
-                lp::spread_point(&system_of(table, &eqs, c))
-            })
-            .collect::<Result<_, LpError>>()?;
-        spread_proofs = Some(spread_witnesses(table, &comps, &mut spread));
+    if !lp::warm_starts_pay(table) {
+        match (depth, start.as_mut()) {
+            (Depth::Check { .. }, Some(p)) => {
+                hypercube::masked_only_witnesses(table, p);
+            }
+            (Depth::CheckNoLevels, _) => {
+                spread = comps
+                    .par_iter()
+                    .map(|c| {
+                        if c.cells.len() < 2 {
+                            return Ok(None);
+                        }
+                        lp::spread_point(&system_of(table, &eqs, c))
+                    })
+                    .collect::<Result<_, LpError>>()?;
+                spread_proofs = Some(spread_witnesses(table, &comps, &mut spread));
+            }
+            _ => {}
+        }
     }
     let seeds: Option<Vec<(Q, Q)>> = start
         .as_ref()
@@ -521,7 +523,8 @@ fn solve_component(
         .iter()
         .map(|&c| target_of(&table.cells[c as usize], levels))
         .collect();
-    let truth: Option<Point> = if levels {
+    // The point the search starts from: the true values, or `given`.
+    let base: Option<Point> = if levels {
         Some(Point {
             den: 1,
             nums: comp
@@ -543,23 +546,23 @@ fn solve_component(
     };
     let mut sliced: Option<Found> = None;
     let checks = matches!(depth, Depth::Check { .. } | Depth::CheckNoLevels);
-    if let (Some(truth), Some(s), true) = (&truth, &seeds, checks) {
+    if let (Some(base), Some(s), true) = (&base, &seeds, checks) {
         // Earlier witnesses (a check before, patterns, hypercubes) may
         // prove every verdict already.
         if targets.iter().zip(s).all(|(t, r)| t.met_by(r.0, r.1)) {
-            let found = seeded(truth, s);
+            let found = seeded(base, s);
             tick(comp.cells.len() as u64);
             return Ok((found, false));
         }
     }
-    if let (Some(truth), Some(s)) = (&truth, &seeds) {
+    if let (Some(base), Some(s)) = (&base, &seeds) {
         if comp.cells.len() > slice_from {
-            let mut found = seeded(truth, s);
+            let mut found = seeded(base, s);
             found.solves = slices::prove_on_slices(
                 table,
                 &comp.cells,
                 &sys,
-                truth,
+                base,
                 &targets,
                 &mut found,
                 slice_from,
@@ -580,7 +583,7 @@ fn solve_component(
                 table,
                 &comp.cells,
                 &sys,
-                truth,
+                base,
                 &targets,
                 &mut found,
             )?;
@@ -597,7 +600,7 @@ fn solve_component(
         Search {
             targets: Some(&targets),
             exact: depth.exact(),
-            base: truth.as_ref(),
+            base: base.as_ref(),
             seeds: seeds.as_deref(),
             rounds_only: false,
             pending: None,
@@ -607,11 +610,11 @@ fn solve_component(
     )?;
     if let Some(mut s) = sliced {
         // The slices' witnesses and the whole component's, on one base.
-        let base = s.base.clone().expect("truth");
+        let on = s.base.clone().expect("the true values");
         s.solves += found.solves;
         s.unbounded = std::mem::take(&mut found.unbounded);
         for w in found.witnesses {
-            s.add(&base, w);
+            s.add(&on, w);
         }
         found = s;
     }

@@ -16,7 +16,7 @@
 //! [`thin`] tries to publish again: linear in the number of masked cells,
 //! no LP.
 
-use crate::audit::hypercube::{levels, pattern, pattern_goals, proven, Limits, Prices};
+use crate::audit::hypercube::{levels, pattern, pattern_goals, proven, Limits, Moves, Prices};
 use crate::certify::witness::{Proofs, Witness, Q};
 use crate::table::{Status, Table};
 
@@ -49,7 +49,7 @@ struct Pat {
     target: u32,
     sign: i8,
     units: i64,
-    moves: Vec<(u32, i128)>,
+    moves: Moves,
 }
 
 /// The patterns found, and which patterns move each cell.
@@ -128,7 +128,7 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
         for c in todo {
             done[c as usize] = true;
             // What earlier patterns already prove is not searched again.
-            if proven(table, proofs, c as usize) {
+            if proven(table, proofs, c as usize, true) {
                 continue;
             }
             let cell = &table.cells[c as usize];
@@ -139,7 +139,7 @@ pub fn cover(table: &mut Table, inst: &Instance, proofs: &mut Proofs) -> Covered
             );
             // The cell's pattern one way, reversed and scaled, often moves
             // it the other way too, masking nothing more.
-            let mut first: Option<(i64, Vec<(u32, i128)>)> = None;
+            let mut first: Option<(i64, Moves)> = None;
             for options in goals {
                 let reversed = first.as_ref().and_then(|(u0, m)| {
                     let &(sign, units) = options.first()?;
@@ -219,7 +219,7 @@ impl Prices for Free<'_> {
 /// The moves `-moves * units / u0` (a pattern that moved its target by
 /// `u0` one way, moving it by `units` the other), when they are whole
 /// units and leave every cell `>= 0` from `values`.
-fn reverse(moves: &[(u32, i128)], u0: i64, units: i64, values: &[i64]) -> Option<Vec<(u32, i128)>> {
+fn reverse(moves: &[(u32, i128)], u0: i64, units: i64, values: &[i64]) -> Option<Moves> {
     moves
         .iter()
         .map(|&(d, m)| {
@@ -495,7 +495,7 @@ mod tests {
         assert_valid(&t, &inst, &again);
         for c in 0..t.cells.len() {
             if t.cells[c].status.is_masked() {
-                assert!(proven(&t, &again, c), "cell {c} not proven");
+                assert!(proven(&t, &again, c, true), "cell {c} not proven");
             }
         }
         let (lo, hi) = again.range(x as usize);
@@ -507,6 +507,6 @@ mod tests {
         let mut cut = Proofs::at_truth(&t);
         masked_only_witnesses(&t, &mut cut);
         assert_valid(&t, &inst, &cut);
-        assert!(!proven(&t, &cut, x as usize));
+        assert!(!proven(&t, &cut, x as usize, true));
     }
 }
