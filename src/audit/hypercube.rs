@@ -266,32 +266,45 @@ fn through_masked(
 ) -> usize {
     let mut added = 0;
     for limits in [Limits::DEFAULT, Limits::WIDE] {
-        let found: Vec<Vec<Witness>> = todo(proofs)
-            .par_iter()
-            .map(|(c, den, goals)| {
-                goals
-                    .iter()
-                    .filter_map(|options| {
-                        options
-                            .iter()
-                            .find_map(|&(sign, units)| {
-                                pattern(table, &MaskedOnly, values, *c, sign, units, limits)
-                            })
-                            .map(|(moves, _)| Witness {
-                                den: *den as i128,
-                                moves,
-                            })
-                    })
-                    .collect()
-            })
-            .collect();
-        for w in found.into_iter().flatten() {
+        for w in masked_only_patterns(table, values, &todo(proofs), limits)
+            .into_iter()
+            .flatten()
+        {
             if proofs.add(w) {
                 added += 1;
             }
         }
     }
     added
+}
+
+/// The patterns through masked cells of each `(cell, den, goals)` of
+/// `todo`, from `values` (in units of `1 / den`), searched apart and in
+/// parallel: for each cell, one witness per goal met.
+pub fn masked_only_patterns(
+    table: &Table,
+    values: &[i64],
+    todo: &[(u32, i64, Goals)],
+    limits: Limits,
+) -> Vec<Vec<Witness>> {
+    todo.par_iter()
+        .map(|(c, den, goals)| {
+            goals
+                .iter()
+                .filter_map(|options| {
+                    options
+                        .iter()
+                        .find_map(|&(sign, units)| {
+                            pattern(table, &MaskedOnly, values, *c, sign, units, limits)
+                        })
+                        .map(|(moves, _)| Witness {
+                            den: *den as i128,
+                            moves,
+                        })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A pattern moving cell `c` by `sign * units` from the point where each

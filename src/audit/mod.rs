@@ -262,7 +262,7 @@ fn audit_impl_with(
     // them from a point of each component with room in most cells.
     let mut spread: Vec<Option<Point>> = vec![None; comps.len()];
     let mut spread_proofs: Option<Proofs> = None;
-    if !lp::warm_starts_pay(table) {
+    if hypercubes_first(table) {
         match (depth, start.as_mut()) {
             (Depth::Check { .. }, Some(p)) => {
                 hypercube::masked_only_witnesses(table, p);
@@ -479,6 +479,14 @@ fn system_of(table: &Table, eqs: &[Equation], comp: &Component) -> System {
 
 /// The exact search of one component (from `given`, a point of its
 /// system, when there are no true values).
+/// Whether a check starts with hypercubes through masked cells over the
+/// whole table, before any LP: on big tables of three dimensions, where LPs
+/// over whole components cost most ([`lp::warm_starts_pay`]). Elsewhere the
+/// slices give them only the cells their smaller passes leave.
+fn hypercubes_first(table: &Table) -> bool {
+    !lp::warm_starts_pay(table)
+}
+
 fn solve_component(
     table: &Table,
     eqs: &[Equation],
@@ -566,6 +574,7 @@ fn solve_component(
                 &targets,
                 &mut found,
                 slice_from,
+                levels && !hypercubes_first(table),
             )?;
             let all_met = |f: &Found| {
                 targets
