@@ -397,6 +397,7 @@ fn intervals_chunked(
     // (minimise the sum of x); each solution proves many extremes together.
     // `before`: LPs solved before; `fresh`: `lp` is new. Returns the LPs
     // solved and whether the rounds stopped before `most`.
+    let big_check = capped && n >= COLD_VARS;
     let rounds = |st: &mut State,
                   lp: &mut AttackerLp,
                   sense: Sense,
@@ -414,7 +415,7 @@ fn intervals_chunked(
                 return Ok((solves, true));
             }
             let earlier = before + solves > 0;
-            if earlier && capped && n >= COLD_VARS && targets_now.len() < FEW_TARGETS {
+            if earlier && big_check && targets_now.len() < FEW_TARGETS {
                 // Left to goal searches, one cell at a time.
                 return Ok((solves, true));
             }
@@ -451,8 +452,10 @@ fn intervals_chunked(
                 .count();
             // On the biggest models a round costs seconds (cold) and the
             // per-cell LPs that follow tens of ms: rounds stop once one
-            // proves less than half of what it aimed at.
+            // proves less than half of what it aimed at; a big check's,
+            // once one proves fewer than FEW_TARGETS.
             if proven < 3
+                || (big_check && proven < FEW_TARGETS)
                 || (n >= COLD_ALWAYS && 2 * proven < targets_now.len())
                 || (cold_rounds && proven * COLD_ROUND_SHARE < targets_now.len())
                 || (sifts && proven * LEAVES_PER_SIFT_ROUND < lp_vars)
@@ -462,7 +465,7 @@ fn intervals_chunked(
         }
         Ok((solves, false))
     };
-    if capped && n >= COLD_VARS {
+    if big_check {
         // A big check: the maxima's first round (its point settles most
         // minima too), then the maxima's and the minima's rounds side by
         // side, each on its own model, merged maxima first (the same
@@ -1147,9 +1150,10 @@ const COLD_VARS: usize = 20_000;
 const COLD_TARGETS: usize = 50;
 
 /// A check's rounds over a model of [`COLD_VARS`] variables or more stop
-/// once fewer cells than this are left: there a round costs as much as about
-/// 20 goal searches of one cell (national 0.01 imports, 28,699 variables:
-/// 300-450 ms against 15-25 ms).
+/// once fewer cells than this are left, or once one proves fewer: there a
+/// round costs as much as about 20 goal searches of one cell (national 0.01
+/// imports, 28,699 variables: 300-450 ms against 15-25 ms; 0.1, 88,170
+/// variables: 0.5-1.6 s against 50 ms).
 const FEW_TARGETS: usize = 20;
 /// From this many variables every round starts from scratch (national
 /// scale 1's 156,000-variable component: rounds over 33 and 49 cells took
