@@ -146,7 +146,9 @@ pub fn prove_on_slices(
         .collect();
     let mut solves = 0;
     for (pass, size) in passes(slice_from).into_iter().enumerate() {
-        if hypercubes && pass == 2 {
+        // Only where the last pass would be the whole component (national
+        // scale 1: 8 s more for the year on components of 100,000+ cells).
+        if hypercubes && pass == 2 && n <= size {
             through_masked(table, cells, truth, targets, found);
         }
         let ranges = found.ranges();
