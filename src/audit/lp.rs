@@ -395,9 +395,10 @@ fn intervals_chunked(
 
     // Rounds over all unproven cells at once: maximise the sum of x/bound
     // (minimise the sum of x); each solution proves many extremes together.
-    // `before`: LPs solved before; `fresh`: `lp` is new. Returns the LPs
-    // solved and whether the rounds stopped before `most`.
     let big_check = capped && n >= COLD_VARS;
+    // Up to `most` rounds of one sense; `before`: LPs solved before;
+    // `fresh`: `lp` is new. Returns the LPs solved and whether the rounds
+    // stopped before `most`.
     let rounds = |st: &mut State,
                   lp: &mut AttackerLp,
                   sense: Sense,

@@ -477,8 +477,6 @@ fn system_of(table: &Table, eqs: &[Equation], comp: &Component) -> System {
     sys
 }
 
-/// The exact search of one component (from `given`, a point of its
-/// system, when there are no true values).
 /// Whether a check starts with hypercubes through masked cells over the
 /// whole table, before any LP: on big tables of three dimensions, where LPs
 /// over whole components cost most ([`lp::warm_starts_pay`]). Elsewhere the
@@ -487,6 +485,8 @@ fn hypercubes_first(table: &Table) -> bool {
     !lp::warm_starts_pay(table)
 }
 
+/// The exact search of one component (from `given`, a point of its
+/// system, when there are no true values).
 fn solve_component(
     table: &Table,
     eqs: &[Equation],

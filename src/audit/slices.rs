@@ -127,7 +127,8 @@ const NEIGHBOURHOOD_SPAN: f64 = 20_000.0;
 /// `truth`, an integer point of `sys`), starting from what `found` holds, added
 /// to it (whose base is `truth`); returns the LPs solved. `cells` are
 /// the table positions of the variables: slices are boxes of the table's
-/// hierarchies.
+/// hierarchies. With `hypercubes`, see [`prove_by_hypercubes`].
+#[allow(clippy::too_many_arguments)]
 pub fn prove_on_slices(
     table: &Table,
     cells: &[u32],
@@ -149,7 +150,7 @@ pub fn prove_on_slices(
         // Only where the last pass would be the whole component (national
         // scale 1: 8 s more for the year on components of 100,000+ cells).
         if hypercubes && pass == 2 && n <= size {
-            through_masked(table, cells, truth, targets, found);
+            prove_by_hypercubes(table, cells, truth, targets, found);
         }
         let ranges = found.ranges();
         let pending: Vec<bool> = (0..n)
@@ -184,14 +185,14 @@ pub fn prove_on_slices(
     Ok(solves)
 }
 
-/// Before the pass whose slices hold most of the component, when the
-/// table's hypercube step has not run ([`super::hypercubes_first`]): each
+/// Before the last pass, when it is the whole component and the table's
+/// hypercube step has not run ([`super::hypercubes_first`]): each
 /// variable still short of its target gets the hypercubes through masked
 /// cells of [`hypercube::masked_only_patterns`], from the true values,
 /// added to `found` (national 0.01 imports: they prove 663 of the 1,213
 /// cells left by the smaller slices, most of them chapters, before LP
 /// rounds over the whole component).
-fn through_masked(
+fn prove_by_hypercubes(
     table: &Table,
     cells: &[u32],
     truth: &Point,

@@ -278,6 +278,7 @@ pub fn mask_lone(
     cells.sort_by_key(|&c| (depth(c), c));
     let amount = unit(inst);
     let mut lps = Lps::new(table);
+    let (whole, part_max) = (whole_fits(table), part_max(table));
     let (mut masked, mut solves, mut left) = (0, 0, 0);
     for p in cells {
         if !is_lone(table, inst, p) {
@@ -288,19 +289,15 @@ pub fn mask_lone(
         // warm whole-table solve (national 0.01).
         let mut around = Neighbourhood::new(table, p);
         let mut found = None;
-        while let Some(mut cells) = around.cells_upto(table, Some, part_max(table)) {
+        while let Some(mut cells) = around.cells_upto(table, Some, part_max) {
             cells.sort_unstable();
             solves += 1;
             found = lps.part(table, inst, &cells, p, Direction::Up, amount)?;
-            if found.is_some()
-                || !whole_fits(table)
-                || !around.grow(table)
-                || around.span() > LONE_SPAN
-            {
+            if found.is_some() || !whole || !around.grow(table) || around.span() > LONE_SPAN {
                 break;
             }
         }
-        if found.is_none() && whole_fits(table) {
+        if found.is_none() && whole {
             solves += 1;
             found = lps.whole(table, inst, p, Direction::Up, amount)?;
         }
