@@ -1,8 +1,9 @@
 //! The fast method's information loss against the optimum, on the DROM
-//! profile as regrouped by the shipped rule sets (issue 4: within 15%).
-//! Scale 0.1 of the demo's settings is where giving lone cells patterns
-//! matters: closing their equations one cheapest cell at a time cost 42%
-//! (imports) and 26% (exports) more than the optimum there.
+//! profile as regrouped by the shipped rule sets (issue 4: within 15%;
+//! issue 16: within 3%). Scale 0.1 of the demo's settings is where giving
+//! lone cells patterns matters: closing their equations one cheapest cell
+//! at a time cost 42% (imports) and 26% (exports) more than the optimum
+//! there; patterns alone 8-12% more; patterns then the polish reach it.
 
 use cellmask::generate::{generate_file, Settings};
 use cellmask::protect::{self, Options};
@@ -26,7 +27,7 @@ fn costs(rules: &Rules, input: &std::path::Path, method: Method) -> Vec<f64> {
 }
 
 #[test]
-fn fast_is_within_15_percent_of_the_optimum_on_the_drom_profile() {
+fn fast_is_within_3_percent_of_the_optimum_on_the_drom_profile() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("drom.csv");
     let settings = Settings {
@@ -40,7 +41,7 @@ fn fast_is_within_15_percent_of_the_optimum_on_the_drom_profile() {
         let fast: f64 = costs(&rules, &input, Method::Fast).iter().sum();
         assert!(optimal > 0.0, "{flow}: nothing to compare");
         assert!(
-            fast <= 1.15 * optimal,
+            fast <= 1.03 * optimal,
             "{flow}: fast costs {:+.1}% over the optimum",
             (fast / optimal - 1.0) * 100.0
         );

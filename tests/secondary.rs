@@ -146,10 +146,12 @@ fn optimal_equals_the_exhaustive_optimum_for_every_cost() {
             opt.cost
         );
         assert_eq!(opt.gap, Some(0.0), "seed {seed}");
+        // Fast's polish ends with a table this small re-solved whole: the optimum.
         let (_, fast) = run(&t, kind, Method::Fast);
         assert!(
-            fast.cost >= best - 1e-6,
-            "seed {seed}: fast below the optimum"
+            close(fast.cost, best),
+            "seed {seed} {kind:?}: fast {} vs exhaustive {best}",
+            fast.cost
         );
         compared += 1;
         if compared == 16 {

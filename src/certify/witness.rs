@@ -100,7 +100,7 @@ impl Ord for Q {
 
 /// A deviation of masked cells from the anchor: cell `c` (a position in
 /// [`Table::cells`]) moves by `num / den` units; cells not listed stay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Witness {
     pub den: i128,
     /// `(cell, num)`, by cell, no zero.

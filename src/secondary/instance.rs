@@ -107,6 +107,25 @@ pub fn is_singleton(cell: &Cell) -> bool {
     cell.status == Status::Primary && cell.contributors == 1
 }
 
+/// The singleton problem in one equation (its cells): two
+/// single-contributor primaries need company, one more masked cell among
+/// the others given back. Only with exactly two (a third would be company)
+/// and not in a single-child equation (both would be one cell's figure).
+pub fn singleton_company(table: &Table, cells: &[u32]) -> Option<Vec<u32>> {
+    let singles: Vec<u32> = cells
+        .iter()
+        .copied()
+        .filter(|&c| is_singleton(&table.cells[c as usize]))
+        .collect();
+    (cells.len() > 2 && singles.len() == 2).then(|| {
+        cells
+            .iter()
+            .copied()
+            .filter(|j| !singles.contains(j))
+            .collect()
+    })
+}
+
 /// The information lost by masking a cell, under the rules' cost.
 pub fn cost(cell: &Cell, cost: Cost) -> f64 {
     match cost {

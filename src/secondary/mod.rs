@@ -7,7 +7,8 @@
 //!   cuts from the attacker's LP duals (small tables);
 //! - [`pattern`] then [`repair`] (`fast`): the cheapest protecting pattern
 //!   of each primary in its neighbourhood, then audit-and-repair until the
-//!   audit passes (any size);
+//!   audit passes (any size); on small tables, [`polish`] then re-solves
+//!   the masking exactly region by region;
 //! - `auto`: optimal when the table is small, fast otherwise.
 //!
 //! Every method ends with a masking the audit passes, or says why not.
@@ -16,6 +17,7 @@ pub mod hypercube;
 pub mod instance;
 pub mod optimal;
 pub mod pattern;
+pub mod polish;
 pub mod repair;
 
 use std::time::{Duration, Instant};
@@ -169,6 +171,13 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
         out.solves += settle(table, inst, &mut earlier)?;
         let mut audit = check_table_after(table, earlier.take())?;
         if audit.passed() {
+            let audit = if polish::pays(table) {
+                let (audit, polished) = polish::polish(table, inst, audit)?;
+                out.solves += polished.rounds;
+                audit
+            } else {
+                audit
+            };
             out.audit = Some(audit);
             return Ok(out);
         }

@@ -25,6 +25,7 @@
 //! it passes the audit it is optimal. With a budget, the best protected
 //! masking found is returned with its gap to the bound.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use highs::{Col, HighsModelStatus, Model, RowProblem, Sense};
@@ -33,7 +34,7 @@ use crate::audit::lp::{quiet_model, LpError};
 use crate::audit::{check_table, FailureKind, TableAudit};
 use crate::table::{Status, Table};
 
-use super::instance::{is_singleton, Forced, Instance};
+use super::instance::{singleton_company, Forced, Instance};
 
 /// Coefficients below this (relative to the right-hand side) are dropped.
 const COEF_TOL: f64 = 1e-9;
@@ -123,17 +124,9 @@ pub fn run(
                 .map(|&j| (cols[j as usize], 1.0))
                 .chain(std::iter::once((y, -2.0))),
         );
-        // The singleton problem: two single-contributor primaries need
-        // company. Only with exactly two (a third would be company) and not
-        // in a single-child equation (both would be one cell's figure).
-        let singles: Vec<u32> = cells
-            .iter()
-            .copied()
-            .filter(|&c| is_singleton(&table.cells[c as usize]))
-            .collect();
-        if cells.len() > 2 && singles.len() == 2 {
-            let others = cells.iter().filter(|&&j| !singles.contains(&j));
-            pb.add_row(1.0.., others.map(|&j| (cols[j as usize], 1.0)));
+        // The singleton problem.
+        if let Some(others) = singleton_company(table, &cells) {
+            pb.add_row(1.0.., others.iter().map(|&j| (cols[j as usize], 1.0)));
         }
     }
     let mut model = quiet_model(pb, Sense::Minimise);
@@ -143,7 +136,7 @@ pub fn run(
         model.set_option("mip_max_nodes", n);
     }
     // The binary choosing the direction of each width cut's cell.
-    let mut choice: std::collections::HashMap<u32, Col> = Default::default();
+    let mut choice: HashMap<u32, Col> = HashMap::new();
     let mut sol = Solution {
         lower_bound: 0.0,
         proven: false,
@@ -220,61 +213,10 @@ pub fn run(
             return Ok((sol, audit));
         }
         let mut model_next: Model = solved.into();
-        let mut added = 0;
-        for f in &audit.failures {
-            let c = f.cell;
-            let cell = &table.cells[c as usize];
-            let t = cell.value as f64;
-            match f.kind {
-                FailureKind::UnderProtected => {
-                    // The levels themselves: the master's optimum is the
-                    // optimum under SPEC's rule (the check is exact).
-                    let up = (cell.upper_protection as f64).max(1.0);
-                    let down = (cell.lower_protection as f64).min(t);
-                    for (s, r) in [(1.0, up), (-1.0, down)] {
-                        if r <= 0.0 {
-                            continue;
-                        }
-                        if let Some(k) = cut(table, inst, c, s, r)? {
-                            model_next.add_row(1.0.., row(&k, &cols, None));
-                            added += 1;
-                        }
-                    }
-                }
-                // Width: upwards or downwards, whichever the master prefers
-                // (a binary z chooses; one per cell, shared by its cuts).
-                FailureKind::ExactDisclosure => {
-                    let w = 1.0;
-                    let up = cut(table, inst, c, 1.0, w)?;
-                    let down = if t >= w {
-                        Some(cut(table, inst, c, -1.0, w)?)
-                    } else {
-                        None
-                    };
-                    match (up, down) {
-                        (Some(u), None) => {
-                            model_next.add_row(0.0.., row(&u, &cols, Some(c)));
-                            added += 1;
-                        }
-                        (Some(u), Some(Some(d))) => {
-                            let z = *choice.entry(c).or_insert_with(|| {
-                                model_next.add_integer_column(0.0, 0.0..=1.0, Vec::new())
-                            });
-                            let mut ru = row(&u, &cols, Some(c));
-                            ru.push((z, -1.0));
-                            model_next.add_row(-1.0.., ru);
-                            let mut rd = row(&d, &cols, Some(c));
-                            rd.push((z, 1.0));
-                            model_next.add_row(0.0.., rd);
-                            added += 2;
-                        }
-                        // The duals see a move the audit's tolerance did not: no cut.
-                        _ => {}
-                    }
-                }
-                FailureKind::PrimaryPublished | FailureKind::Unproven => {}
-            }
-        }
+        let (needs, _) = needed(table, inst, &audit.failures)?;
+        let (added, _) = add_rows(&mut model_next, &needs, &mut choice, |k, cond| {
+            (row(k, &cols, cond), 0.0)
+        });
         sol.cuts += added;
         if added == 0 {
             // The audit fails where the duals see no violation (tolerances):
@@ -284,6 +226,130 @@ pub fn run(
         model = model_next;
     }
     Err(Stop::Deadline(sol))
+}
+
+/// A cut the attacker's duals give for a failing cell, as (cell,
+/// coefficient / amount) pairs (`inf` allowed).
+pub(super) enum Needed {
+    /// `sum_j min(1, k_j) m_j >= 1`: a primary's level in one direction.
+    Cover(Vec<(u32, f64)>),
+    /// A unit of width for masked cell `cell`, only if it is masked:
+    /// upwards, or either way (a binary chooses).
+    Width {
+        cell: u32,
+        up: Vec<(u32, f64)>,
+        down: Option<Vec<(u32, f64)>>,
+    },
+}
+
+/// The cuts for a check's failures on the table's masking, and whether
+/// some failure has none (a primary published, a component unproven).
+pub(super) fn needed(
+    table: &Table,
+    inst: &Instance,
+    failures: &[crate::audit::Failure],
+) -> Result<(Vec<Needed>, bool), LpError> {
+    let mut duals = Duals::new(table, inst);
+    let mut out = Vec::new();
+    let mut without = false;
+    for f in failures {
+        let c = f.cell;
+        let cell = &table.cells[c as usize];
+        let t = cell.value as f64;
+        match f.kind {
+            FailureKind::UnderProtected => {
+                // The levels themselves: the master's optimum is the
+                // optimum under SPEC's rule (the check is exact).
+                let up = (cell.upper_protection as f64).max(1.0);
+                let down = (cell.lower_protection as f64).min(t);
+                for (s, r) in [(1.0, up), (-1.0, down)] {
+                    if r <= 0.0 {
+                        continue;
+                    }
+                    if let Some(k) = duals.cut(table, inst, c, s, r)? {
+                        out.push(Needed::Cover(k));
+                    }
+                }
+            }
+            FailureKind::ExactDisclosure => {
+                let w = 1.0;
+                let up = duals.cut(table, inst, c, 1.0, w)?;
+                let down = if t >= w {
+                    Some(duals.cut(table, inst, c, -1.0, w)?)
+                } else {
+                    None
+                };
+                match (up, down) {
+                    (Some(up), None) => out.push(Needed::Width {
+                        cell: c,
+                        up,
+                        down: None,
+                    }),
+                    (Some(up), Some(Some(d))) => out.push(Needed::Width {
+                        cell: c,
+                        up,
+                        down: Some(d),
+                    }),
+                    // The duals see a move the audit's tolerance did not: no cut.
+                    _ => {}
+                }
+            }
+            FailureKind::PrimaryPublished | FailureKind::Unproven => without = true,
+        }
+    }
+    Ok((out, without))
+}
+
+/// Adds the rows of `needs` to a master: `terms` gives a cut's terms over
+/// the master's binaries (the cell of a conditional cut subtracted) and the
+/// constant the cells it holds fixed add; `choice` holds the direction
+/// binary of each cell given width cuts. Returns the rows added, and
+/// whether a cover cut had no term to meet it with.
+pub(super) fn add_rows(
+    model: &mut Model,
+    needs: &[Needed],
+    choice: &mut HashMap<u32, Col>,
+    terms: impl Fn(&[(u32, f64)], Option<u32>) -> (Vec<(Col, f64)>, f64),
+) -> (usize, bool) {
+    let (mut added, mut stuck) = (0, false);
+    for need in needs {
+        match need {
+            Needed::Cover(k) => {
+                let (t, constant) = terms(k, None);
+                stuck |= t.is_empty();
+                model.add_row(1.0 - constant.., t);
+                added += 1;
+            }
+            Needed::Width {
+                cell,
+                up,
+                down: None,
+            } => {
+                let (t, constant) = terms(up, Some(*cell));
+                model.add_row(-constant.., t);
+                added += 1;
+            }
+            // Upwards or downwards, whichever the master prefers (the
+            // binary z; one per cell, shared by its cuts).
+            Needed::Width {
+                cell,
+                up,
+                down: Some(down),
+            } => {
+                let z = *choice
+                    .entry(*cell)
+                    .or_insert_with(|| model.add_integer_column(0.0, 0.0..=1.0, Vec::new()));
+                let (mut ru, cu) = terms(up, Some(*cell));
+                ru.push((z, -1.0));
+                model.add_row(-1.0 - cu.., ru);
+                let (mut rd, cd) = terms(down, Some(*cell));
+                rd.push((z, 1.0));
+                model.add_row(-cd.., rd);
+                added += 2;
+            }
+        }
+    }
+    (added, stuck)
 }
 
 /// A cut's row terms, coefficients capped at 1 (the right-hand side); for
@@ -303,87 +369,162 @@ fn row(cut: &[(u32, f64)], cols: &[Col], i: Option<u32>) -> Vec<(Col, f64)> {
     terms
 }
 
-/// The cut protecting cell `c` by `amount` in direction `s` (+1 up, -1
-/// down) from the dual of the attacker's LP on the current masking, as
-/// (cell, coefficient / amount) pairs (`inf` allowed); None when the
-/// masking already protects it.
-fn cut(
-    table: &Table,
-    inst: &Instance,
-    c: u32,
-    s: f64,
-    amount: f64,
-) -> Result<Option<Vec<(u32, f64)>>, LpError> {
-    let masked = |j: u32| table.cells[j as usize].status.is_masked();
-    let scale = table
-        .cells
-        .iter()
-        .map(|x| x.value as f64)
-        .fold(1.0, f64::max);
-    // Equations holding a masked cell carry the multipliers.
-    let rows: Vec<usize> = (0..inst.eqs.len())
-        .filter(|&e| inst.eqs[e].terms().any(|(j, _)| masked(j)))
-        .collect();
-    let mut lambda_of = vec![u32::MAX; inst.eqs.len()];
-    let mut pb = RowProblem::default();
-    // Column λ_e: cost sum over masked j of value_j * M_ej.
-    let mut lambda = Vec::with_capacity(rows.len());
-    for (i, &e) in rows.iter().enumerate() {
-        lambda_of[e] = i as u32;
-        let cost: f64 = inst.eqs[e]
-            .terms()
-            .filter(|&(j, _)| masked(j))
-            .map(|(j, coef)| coef * table.cells[j as usize].value as f64 / scale)
-            .sum();
-        lambda.push(pb.add_column(cost, f64::NEG_INFINITY..));
-    }
-    // Row per masked cell j: (Mᵀλ)_j >= s·[j = c].
-    for j in 0..table.cells.len() as u32 {
-        if !masked(j) {
-            continue;
+/// The dual of the attacker's LP on one masking, kept between the cuts of
+/// its failing cells: only the right-hand side of the moved cell's row
+/// changes from one to the next, so each solve starts from the last basis
+/// (a cold model per cut made most of the polish's time).
+///
+/// Columns `λ_e` (one per equation holding a masked cell), cost
+/// `sum over masked j of value_j · M_ej`; a row per masked cell `j`:
+/// `(Mᵀλ)_j >= s·[j = c]`.
+pub(super) struct Duals {
+    /// None only while a solve holds it, or after a solve that did not
+    /// end optimal (then rebuilt).
+    model: Option<Model>,
+    /// Per equation: its column, or `u32::MAX`.
+    lambda_of: Vec<u32>,
+    /// Per table cell: its row, or `u32::MAX` (published cells).
+    row_of: Vec<u32>,
+    /// The largest cell value, by which the costs are divided.
+    scale: f64,
+}
+
+impl Duals {
+    /// The dual LP of the table's masking now.
+    pub(super) fn new(table: &Table, inst: &Instance) -> Duals {
+        let masked = |j: u32| table.cells[j as usize].status.is_masked();
+        let scale = table
+            .cells
+            .iter()
+            .map(|x| x.value as f64)
+            .fold(1.0, f64::max);
+        let mut lambda_of = vec![u32::MAX; inst.eqs.len()];
+        let mut row_of = vec![u32::MAX; table.cells.len()];
+        let mut pb = RowProblem::default();
+        let mut lambda = Vec::new();
+        for (e, eq) in inst.eqs.iter().enumerate() {
+            if !eq.terms().any(|(j, _)| masked(j)) {
+                continue;
+            }
+            lambda_of[e] = lambda.len() as u32;
+            let cost: f64 = eq
+                .terms()
+                .filter(|&(j, _)| masked(j))
+                .map(|(j, coef)| coef * table.cells[j as usize].value as f64 / scale)
+                .sum();
+            lambda.push(pb.add_column(cost, f64::NEG_INFINITY..));
         }
-        let terms: Vec<_> = multipliers_of(inst, &lambda_of, j)
-            .map(|(i, coef)| (lambda[i], coef))
-            .collect();
-        let rhs = if j == c { s } else { 0.0 };
-        pb.add_row(rhs.., terms);
-    }
-    let solved = super::solve_lp(pb)?;
-    match solved.status() {
-        HighsModelStatus::Optimal => {}
-        // No multipliers: the attacker's move is unbounded, c is protected.
-        HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => return Ok(None),
-        st => {
-            return Err(LpError::Solver(format!(
-                "attacker dual LP ended with {st:?}"
-            )))
+        let mut rows = 0u32;
+        for j in 0..table.cells.len() as u32 {
+            if !masked(j) {
+                continue;
+            }
+            let terms: Vec<_> = multipliers_of(inst, &lambda_of, j)
+                .map(|(i, coef)| (lambda[i], coef))
+                .collect();
+            pb.add_row(0.0.., terms);
+            row_of[j as usize] = rows;
+            rows += 1;
+        }
+        Duals {
+            model: Some(quiet_model(pb, Sense::Minimise)),
+            lambda_of,
+            row_of,
+            scale,
         }
     }
-    let reach =
-        (solved.objective_value() - s * table.cells[c as usize].value as f64 / scale) * scale;
-    if reach >= amount * (1.0 - 1e-9) {
-        return Ok(None);
-    }
-    let lam = solved.get_solution();
-    let lam = lam.columns();
-    let mut out = Vec::new();
-    for j in 0..table.cells.len() as u32 {
-        let mut g: f64 = multipliers_of(inst, &lambda_of, j)
-            .map(|(i, coef)| coef * lam[i])
-            .sum();
-        if j == c {
-            g -= s;
-        }
-        let coef = if g < -1e-9 {
-            f64::INFINITY
-        } else {
-            table.cells[j as usize].value as f64 * g.max(0.0) / amount
+
+    /// The cut protecting masked cell `c` by `amount` in direction `s`
+    /// (+1 up, -1 down), as (cell, coefficient / amount) pairs (`inf`
+    /// allowed); None when the masking already protects it.
+    pub(super) fn cut(
+        &mut self,
+        table: &Table,
+        inst: &Instance,
+        c: u32,
+        s: f64,
+        amount: f64,
+    ) -> Result<Option<Vec<(u32, f64)>>, LpError> {
+        let row = self.row_of[c as usize];
+        debug_assert!(row != u32::MAX, "a failing cell is masked");
+        let mut model = match self.model.take() {
+            Some(m) => m,
+            None => Duals::new(table, inst).model.expect("a new model"),
         };
-        if coef > COEF_TOL {
-            out.push((j, coef));
+        set_row_lower(&mut model, row, s);
+        let solved = model
+            .try_solve()
+            .map_err(|e| LpError::Solver(format!("attacker dual LP: {e:?}")))?;
+        let status = solved.status();
+        let out = match status {
+            HighsModelStatus::Optimal => self.read(table, inst, &solved, c, s, amount),
+            // No multipliers: the attacker's move is unbounded, c is protected.
+            HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => None,
+            st => {
+                return Err(LpError::Solver(format!(
+                    "attacker dual LP ended with {st:?}"
+                )))
+            }
+        };
+        if status == HighsModelStatus::Optimal {
+            let mut model: Model = solved.into();
+            set_row_lower(&mut model, row, 0.0);
+            self.model = Some(model);
         }
+        Ok(out)
     }
-    Ok(Some(out))
+
+    /// The cut of an optimal dual solution, None when it is not violated.
+    fn read(
+        &self,
+        table: &Table,
+        inst: &Instance,
+        solved: &highs::SolvedModel,
+        c: u32,
+        s: f64,
+        amount: f64,
+    ) -> Option<Vec<(u32, f64)>> {
+        let scale = self.scale;
+        let reach =
+            (solved.objective_value() - s * table.cells[c as usize].value as f64 / scale) * scale;
+        if reach >= amount * (1.0 - 1e-9) {
+            return None;
+        }
+        let lam = solved.get_solution();
+        let lam = lam.columns();
+        let mut out = Vec::new();
+        for j in 0..table.cells.len() as u32 {
+            let mut g: f64 = multipliers_of(inst, &self.lambda_of, j)
+                .map(|(i, coef)| coef * lam[i])
+                .sum();
+            if j == c {
+                g -= s;
+            }
+            let coef = if g < -1e-9 {
+                f64::INFINITY
+            } else {
+                table.cells[j as usize].value as f64 * g.max(0.0) / amount
+            };
+            if coef > COEF_TOL {
+                out.push((j, coef));
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Sets the lower bound of a row of `(Mᵀλ)_j >= ...` (no upper bound).
+fn set_row_lower(model: &mut Model, row: u32, lower: f64) {
+    // SAFETY: the pointer is the live model's, the row one of its rows.
+    let status = unsafe {
+        highs_sys::Highs_changeRowBounds(
+            model.as_mut_ptr(),
+            row as highs_sys::HighsInt,
+            lower,
+            f64::INFINITY,
+        )
+    };
+    debug_assert_eq!(status, 0, "Highs_changeRowBounds");
 }
 
 /// The multipliers of the equations holding cell `j`, as (column index,
