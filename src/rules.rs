@@ -211,6 +211,8 @@ struct SecondaryFile {
     #[serde(default)]
     cost: Cost,
     time_limit: Option<f64>,
+    /// Tables up to this many cells go to `optimal` under `auto`.
+    auto_optimal_max_cells: Option<usize>,
     #[serde(default)]
     publish: Vec<Selector>,
     #[serde(default)]
@@ -454,6 +456,9 @@ pub struct SecondaryRules {
     pub cost: Cost,
     /// Seconds the `optimal` method may spend on one table.
     pub time_limit: Option<f64>,
+    /// Tables up to this many cells go to `optimal` under `auto` (with its
+    /// node and round budget), bigger ones to `fast`.
+    pub auto_optimal_max_cells: usize,
     /// Cells that must stay published (secondary suppression never picks them).
     pub publish: Vec<Selector>,
     /// Cells that must be masked whatever their value.
@@ -889,6 +894,10 @@ impl Rules {
                 method: f.secondary.method,
                 cost: f.secondary.cost,
                 time_limit: f.secondary.time_limit,
+                auto_optimal_max_cells: f
+                    .secondary
+                    .auto_optimal_max_cells
+                    .unwrap_or(crate::secondary::AUTO_MAX_CELLS),
                 publish,
                 mask,
             },

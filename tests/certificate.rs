@@ -323,6 +323,7 @@ mod properties {
             method: Method::Auto,
             cost: Cost::Value,
             time_limit: None,
+            auto_optimal_max_cells: cellmask::secondary::AUTO_MAX_CELLS,
             publish: vec![],
             mask: vec![],
         }

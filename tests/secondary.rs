@@ -19,6 +19,7 @@ fn rules(cost: Cost) -> SecondaryRules {
         method: Method::Auto,
         cost,
         time_limit: None,
+        auto_optimal_max_cells: cellmask::secondary::AUTO_MAX_CELLS,
         publish: vec![],
         mask: vec![],
     }

@@ -1519,7 +1519,7 @@ impl AttackerLp {
                 highs_sys::Highs_setLogicalBasis(model.as_mut_ptr());
             }
         }
-        let (x, mut model) = solve(model, solve_sense)?;
+        let (x, mut model) = solve(model, solve_sense, self.deviation)?;
         for &(v, _, cap) in weights {
             if self.deviation {
                 model.change_column_cost(self.cols[2 * v], -MOVE_COST);
@@ -1811,7 +1811,11 @@ impl Bounds {
 
 /// One solve; returns the solution (scaled values; None when unbounded)
 /// and the model for the next solve.
-fn solve(mut model: Model, sense: Sense) -> Result<(Option<Vec<f64>>, Model), LpError> {
+fn solve(
+    mut model: Model,
+    sense: Sense,
+    deviation: bool,
+) -> Result<(Option<Vec<f64>>, Model), LpError> {
     model.set_sense(sense);
     let mut solved = model
         .try_solve()
@@ -1823,6 +1827,22 @@ fn solve(mut model: Model, sense: Sense) -> Result<(Option<Vec<f64>>, Model), Lp
         let mut retry = Model::from(solved);
         retry.set_option("simplex_strategy", 1);
         retry.set_option("presolve", "on");
+        solved = retry
+            .try_solve()
+            .map_err(|e| LpError::Solver(format!("{e:?}")))?;
+    }
+    if deviation && solved.status() == HighsModelStatus::Infeasible {
+        // Moves from the truth: no move at all is a solution, so this is
+        // the solver's numerical trouble (seen on a 9,000-cell DROM table
+        // under the exact method). Again from that solution, by the primal
+        // simplex, which never leaves feasibility.
+        let mut retry = Model::from(solved);
+        // SAFETY: the pointer is the live model's own HiGHS instance.
+        unsafe {
+            highs_sys::Highs_setLogicalBasis(retry.as_mut_ptr());
+        }
+        retry.set_option("simplex_strategy", 4);
+        retry.set_option("presolve", "off");
         solved = retry
             .try_solve()
             .map_err(|e| LpError::Solver(format!("{e:?}")))?;

@@ -31,7 +31,8 @@ use crate::table::{Status, Table};
 pub use instance::{cost, Forced, Instance};
 pub use optimal::Budget;
 
-/// Tables with at most this many cells go to `optimal` under `auto`.
+/// Tables with at most this many cells go to `optimal` under `auto`,
+/// unless the rules say otherwise (`secondary.auto_optimal_max_cells`).
 pub const AUTO_MAX_CELLS: usize = 5_000;
 
 /// Work `auto` gives the exact method on a table before it falls back to
@@ -99,7 +100,7 @@ pub fn protect_table(
     let mut out = match method {
         Method::Fast => fast(table, &inst)?,
         Method::Optimal => exact(table, &inst, time_limit, Budget::default())?,
-        Method::Auto if table.cells.len() <= AUTO_MAX_CELLS => {
+        Method::Auto if table.cells.len() <= rules.auto_optimal_max_cells => {
             let budget = Budget {
                 max_nodes: Some(AUTO_MAX_NODES),
                 max_rounds: Some(AUTO_MAX_ROUNDS),
