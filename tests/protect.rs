@@ -851,3 +851,45 @@ fn big_table_same_bytes_whatever_jobs() {
     }
     assert_verified_with(&rules, &outs[0], &records);
 }
+
+/// `secondary.auto_optimal_max_cells` moves `auto`'s choice: with a limit
+/// of one cell every table gets `fast`, with the default the small ones
+/// `optimal`; both releases pass the audit that `protect` ends with.
+#[test]
+fn auto_optimal_max_cells_chooses_the_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.csv");
+    generate("drom", "5", "0.02", &records);
+    let text = std::fs::read_to_string(repo("rules/drom-exports.toml"))
+        .unwrap()
+        .replace(
+            "file = \"hierarchies/partners.csv\"",
+            &format!(
+                "file = {:?}",
+                repo("rules/hierarchies/partners.csv").to_str().unwrap()
+            ),
+        )
+        .replace(
+            "cost = \"value\"\n",
+            "cost = \"value\"\nauto_optimal_max_cells = 1\n",
+        );
+    assert!(text.contains("auto_optimal_max_cells = 1"));
+    let limited = dir.path().join("limited.toml");
+    std::fs::write(&limited, text).unwrap();
+    let methods = |rules: &std::path::Path, name: &str| -> Vec<String> {
+        let out = dir.path().join(name);
+        protect_cmd(rules, &records, &out).assert().success();
+        let report = report_without_timings(&out);
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["secondary"]["method"].as_str().map(String::from))
+            .collect()
+    };
+    let limited = methods(&limited, "limited");
+    let default = methods(&repo("rules/drom-exports.toml"), "default");
+    assert!(!limited.is_empty());
+    assert!(limited.iter().all(|m| m == "fast"), "{limited:?}");
+    assert!(default.iter().all(|m| m == "optimal"), "{default:?}");
+}
