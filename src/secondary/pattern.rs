@@ -782,7 +782,7 @@ fn support(solved: &highs::SolvedModel, movable: &[u32], scale: f64) -> Vec<(u32
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::Path;
     use std::sync::Arc;
 
@@ -794,7 +794,7 @@ mod tests {
 
     /// A 2-dimension table of 6 x 10 leaves per dimension (4,489 cells),
     /// one contributor per detailed cell, values 1..=997 (no zero).
-    fn big_table() -> Table {
+    pub(in crate::secondary) fn big_table() -> Table {
         let tree = |name: &str| {
             let mut text = format!("{name},\n");
             for g in 0..6 {

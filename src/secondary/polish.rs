@@ -400,3 +400,31 @@ fn resolve(
     restore(table);
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secondary::pattern::tests::big_table;
+
+    /// 67 x 67 cells, six branches of 11 nodes per dimension: each
+    /// branch's subtree (737 cells) is a region root, five packed into one
+    /// region, the sixth alone; cells at a dimension's root belong to no
+    /// region of it; the table is too big to end whole.
+    #[test]
+    fn regions_pack_subtrees_of_each_dimension() {
+        let table = big_table();
+        let regions = regions(&table);
+        let sizes: Vec<usize> = regions.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![5 * 737, 737, 5 * 737, 737]);
+        for (k, pair) in regions.chunks(2).enumerate() {
+            let mut seen = vec![false; table.cells.len()];
+            for &c in pair.iter().flatten() {
+                assert!(!std::mem::replace(&mut seen[c as usize], true), "twice");
+            }
+            for (c, cell) in table.cells.iter().enumerate() {
+                let at_root = table.coords(cell.key)[k] == table.dims[k].root();
+                assert_eq!(seen[c], !at_root, "cell {c}, dimension {k}");
+            }
+        }
+    }
+}
