@@ -79,6 +79,17 @@ impl Instance {
         })
     }
 
+    /// The equations holding any of `cells`, each once, in order.
+    pub fn equations_of(&self, cells: &[u32]) -> Vec<u32> {
+        let mut out: Vec<u32> = cells
+            .iter()
+            .flat_map(|&c| self.eqs_of[c as usize].iter().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether a method may mask this published cell.
     pub fn maskable(&self, table: &Table, c: u32) -> bool {
         !table.cells[c as usize].status.is_masked() && self.forced[c as usize] != Forced::Published

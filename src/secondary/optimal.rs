@@ -215,7 +215,7 @@ pub fn run(
         let mut model_next: Model = solved.into();
         let (needs, _) = needed(table, inst, &audit.failures)?;
         let (added, _) = add_rows(&mut model_next, &needs, &mut choice, |k, cond| {
-            (row(k, &cols, cond), 0.0)
+            cut_terms(k, cond, |j| Some(cols[j as usize]), |_| false)
         });
         sol.cuts += added;
         if added == 0 {
@@ -233,7 +233,7 @@ pub fn run(
 pub(super) enum Needed {
     /// `sum_j min(1, k_j) m_j >= 1`: a primary's level in one direction.
     Cover(Vec<(u32, f64)>),
-    /// A unit of width for masked cell `cell`, only if it is masked:
+    /// A unit of width for `cell`, needed only where it is masked:
     /// upwards, or either way (a binary chooses).
     Width {
         cell: u32,
@@ -354,19 +354,37 @@ pub(super) fn add_rows(
 
 /// A cut's row terms, coefficients capped at 1 (the right-hand side); for
 /// a conditional cut on cell `i` (`... >= m_i`), `m_i` moved to the left.
-fn row(cut: &[(u32, f64)], cols: &[Col], i: Option<u32>) -> Vec<(Col, f64)> {
-    let mut terms: Vec<(Col, f64)> = cut
-        .iter()
-        .map(|&(j, k)| (j, k.min(1.0) - if Some(j) == i { 1.0 } else { 0.0 }))
-        .filter(|&(_, k)| k.abs() > COEF_TOL)
-        .map(|(j, k)| (cols[j as usize], k))
-        .collect();
+/// `col` gives a cell's binary in the master; a cell without one is held,
+/// and adds its coefficient to the returned constant when `held_masked`
+/// says it is masked (the polish's regions; the exact method has a binary
+/// for every cell).
+pub(super) fn cut_terms(
+    cut: &[(u32, f64)],
+    i: Option<u32>,
+    col: impl Fn(u32) -> Option<Col>,
+    held_masked: impl Fn(u32) -> bool,
+) -> (Vec<(Col, f64)>, f64) {
+    let mut terms = Vec::new();
+    let mut constant = 0.0;
+    let mut add = |j: u32, k: f64| {
+        if k.abs() <= COEF_TOL {
+            return;
+        }
+        match col(j) {
+            Some(m) => terms.push((m, k)),
+            None if held_masked(j) => constant += k,
+            None => {}
+        }
+    };
+    for &(j, k) in cut {
+        add(j, k.min(1.0) - if Some(j) == i { 1.0 } else { 0.0 });
+    }
     if let Some(i) = i {
         if !cut.iter().any(|&(j, _)| j == i) {
-            terms.push((cols[i as usize], -1.0));
+            add(i, -1.0);
         }
     }
-    terms
+    (terms, constant)
 }
 
 /// The dual of the attacker's LP on one masking, kept between the cuts of

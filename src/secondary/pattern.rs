@@ -427,12 +427,7 @@ fn exact_pattern(
         c
     };
     let var = |c: u32| cells.binary_search(&c).ok();
-    let mut rows: Vec<u32> = cells
-        .iter()
-        .flat_map(|&c| inst.eqs_of[c as usize].iter().copied())
-        .collect();
-    rows.sort_unstable();
-    rows.dedup();
+    let rows = inst.equations_of(&cells);
     let sys = System {
         vars: cells.len(),
         rows: rows
@@ -624,13 +619,7 @@ impl PatternLp {
             cols.push(pair);
             caps.push(cap);
         }
-        let mut rows: Vec<u32> = movable
-            .iter()
-            .flat_map(|&c| inst.eqs_of[c as usize].iter().copied())
-            .collect();
-        rows.sort_unstable();
-        rows.dedup();
-        for e in rows {
+        for e in inst.equations_of(&movable) {
             pb.add_row(0.0..=0.0, balance(&inst.eqs[e as usize], slot, &cols));
         }
         PatternLp {

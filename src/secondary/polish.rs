@@ -33,7 +33,7 @@ use crate::hierarchy::NodeId;
 use crate::table::{Status, Table};
 
 use super::instance::{singleton_company, Forced, Instance};
-use super::optimal::{add_rows, needed, Needed};
+use super::optimal::{add_rows, cut_terms, needed, Needed};
 
 /// Tables polished: up to this many cells, on tables whose LPs start warm
 /// ([`warm_starts_pay`]). Each round checks the whole table, which on
@@ -47,8 +47,6 @@ pub const REGION_MAX: usize = 4_000;
 const MAX_ROUNDS: usize = 40;
 /// Branch-and-bound nodes per master solve (deterministic).
 const MAX_NODES: i32 = 5_000;
-/// Coefficients below this (relative to the right-hand side) are dropped.
-const COEF_TOL: f64 = 1e-9;
 
 /// What every region's search may reuse: witnesses (each one valid for
 /// any masking that masks every cell it moves) and cuts (valid for every
@@ -228,13 +226,7 @@ impl Master {
         }
         let masked_fixed =
             |j: u32| !col.contains_key(&j) && table.cells[j as usize].status.is_masked();
-        let mut eqs: Vec<u32> = free
-            .iter()
-            .flat_map(|&c| inst.eqs_of[c as usize].iter().copied())
-            .collect();
-        eqs.sort_unstable();
-        eqs.dedup();
-        for e in eqs {
+        for e in inst.equations_of(free) {
             let cells: Vec<u32> = inst.eqs[e as usize].terms().map(|(c, _)| c).collect();
             let here: Vec<Col> = cells.iter().filter_map(|j| col.get(j).copied()).collect();
             let fixed = cells.iter().filter(|&&j| masked_fixed(j)).count();
@@ -277,37 +269,20 @@ impl Master {
         }
     }
 
-    /// A cut's terms over the free cells (coefficients capped at 1) and the
-    /// constant the masked fixed cells add; `cond`: the cell whose own
-    /// binary is subtracted (a conditional width cut).
+    /// A cut's terms over the free cells and the constant the masked held
+    /// cells add (see [`cut_terms`]).
     fn terms(
         &self,
         table: &Table,
         cut: &[(u32, f64)],
         cond: Option<u32>,
     ) -> (Vec<(Col, f64)>, f64) {
-        let mut out = Vec::new();
-        let mut constant = 0.0;
-        let mut add = |j: u32, k: f64, out: &mut Vec<(Col, f64)>| {
-            if k.abs() <= COEF_TOL {
-                return;
-            }
-            if let Some(&m) = self.col.get(&j) {
-                out.push((m, k));
-            } else if table.cells[j as usize].status.is_masked() {
-                constant += k;
-            }
-        };
-        for &(j, k) in cut {
-            let k = k.min(1.0) - if Some(j) == cond { 1.0 } else { 0.0 };
-            add(j, k, &mut out);
-        }
-        if let Some(c) = cond {
-            if !cut.iter().any(|&(j, _)| j == c) {
-                add(c, -1.0, &mut out);
-            }
-        }
-        (out, constant)
+        cut_terms(
+            cut,
+            cond,
+            |j| self.col.get(&j).copied(),
+            |j| table.cells[j as usize].status.is_masked(),
+        )
     }
 }
 
@@ -345,7 +320,14 @@ fn resolve(
     let rows: Vec<_> = pool
         .cuts
         .iter()
-        .map(|k| master.terms(table, k, None))
+        .map(|k| {
+            cut_terms(
+                k,
+                None,
+                |j| master.col.get(&j).copied(),
+                |j| table.cells[j as usize].status.is_masked(),
+            )
+        })
         .filter(|(terms, constant)| !terms.is_empty() && *constant < 1.0 - 1e-9)
         .collect();
     let model = master.model.as_mut().expect("a new model");
