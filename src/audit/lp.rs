@@ -213,6 +213,16 @@ fn scale_of(sys: &System) -> (f64, f64) {
     (scale, 1e-11 * scale)
 }
 
+/// A goal's move below this many times the solver's noise `tol` (see
+/// [`scale_of`]) is asked as the larger moves [`SEEN_MOVES`] (see
+/// [`Each::run`]); DROM 2023 Martinique imports (largest value 1.5 10^11
+/// units) has thousands of one-unit goals.
+const SEEN_FROM: f64 = 10.0;
+
+/// The moves, in multiples of `tol`, asked for an unseen goal: largest
+/// first, each reaching the goal too.
+const SEEN_MOVES: [f64; 2] = [1e3, 1e1];
+
 /// Vertices [`spread_point`] averages at most.
 pub const SPREAD_VERTICES: usize = 6;
 
@@ -709,15 +719,31 @@ impl Each<'_> {
                 let target = |u: usize| st.targets[u];
                 let cap = st.cap(v, sense, &target, capped);
                 if let Some(need) = cap {
-                    let x = lp.reach(v, sense, need)?;
-                    solves += 1;
-                    if let Some(x) = x {
+                    // The solver's noise is relative to the system's largest
+                    // value (`tol`): a move of `need` units within a few times
+                    // it cannot be made exact (one unit on a table of 10^11).
+                    // Then larger moves it can see, which reach `need` too.
+                    let unseen = (need as f64) < SEEN_FROM * tol;
+                    let amounts: Vec<i128> = if unseen {
+                        let larger = SEEN_MOVES.iter().map(|&k| (k * tol).ceil() as i128);
+                        larger.filter(|&m| m > need).collect()
+                    } else {
+                        vec![need]
+                    };
+                    for amount in amounts {
+                        let x = lp.reach(v, sense, amount)?;
+                        solves += 1;
+                        let Some(x) = x else { continue };
                         let pin = if maximised {
-                            (v, None, Some(need))
+                            (v, None, Some(amount))
                         } else {
-                            (v, Some(-need), None)
+                            (v, Some(-amount), None)
                         };
+                        let before = st.range(v);
                         st.take(sys, &x, tol, seeds, &[pin]);
+                        if st.range(v) != before {
+                            break;
+                        }
                     }
                     if maximised {
                         st.solved_max[v] = true;
@@ -1894,6 +1920,50 @@ mod tests {
                 (shown[v].0.to_f64(), hi)
             })
             .collect()
+    }
+
+    /// A 2 x 2 block of cells worth cents under a row of 10^12 cents: the
+    /// solver's noise (1e-11 of the largest value, 10 cents) is above the
+    /// one-cent moves the width goals ask for. Each cell can move 100
+    /// cents both ways, and the check must prove it (it used to report
+    /// them exactly disclosed).
+    #[test]
+    fn width_goals_under_a_huge_total() {
+        let huge: i128 = 1_000_000_000_000;
+        let x = [100i128, 200, 300, 400, huge];
+        let rows = vec![
+            (vec![(0, 1), (1, 1)], 300),
+            (vec![(2, 1), (3, 1)], 700),
+            (vec![(0, 1), (2, 1)], 400),
+            (vec![(1, 1), (3, 1)], 600),
+            (vec![(4, 1), (0, 1), (1, 1)], huge + 300),
+        ];
+        let sys = System { vars: 5, rows };
+        let truth = Point {
+            den: 1,
+            nums: x.to_vec(),
+        };
+        let targets = vec![
+            Target {
+                up: None,
+                down: None
+            };
+            5
+        ];
+        let found = intervals_for(
+            &sys,
+            Search {
+                targets: Some(&targets),
+                base: Some(&truth),
+                ..Search::default()
+            },
+        )
+        .unwrap();
+        let ranges = found.ranges();
+        for (v, &(lo, hi)) in ranges.iter().enumerate().take(4) {
+            assert!(hi.exceeds_by(lo, 1), "cell {v}: {lo:?} {hi:?}");
+        }
+        assert_eq!(ranges[4], (Q::int(huge), Q::int(huge)));
     }
 
     #[test]
