@@ -214,9 +214,8 @@ fn scale_of(sys: &System) -> (f64, f64) {
 }
 
 /// A goal's move below this many times the solver's noise `tol` (see
-/// [`scale_of`]) is asked as the larger moves [`SEEN_MOVES`] (see
-/// [`Each::run`]); DROM 2023 Martinique imports (largest value 1.5 10^11
-/// units) has thousands of one-unit goals.
+/// [`scale_of`]) cannot be made exact: [`Each::run`] asks for the larger
+/// moves [`SEEN_MOVES`] instead (figures: benches/README.md, session 21).
 const SEEN_FROM: f64 = 10.0;
 
 /// The moves, in multiples of `tol`, asked for an unseen goal: largest
@@ -719,10 +718,8 @@ impl Each<'_> {
                 let target = |u: usize| st.targets[u];
                 let cap = st.cap(v, sense, &target, capped);
                 if let Some(need) = cap {
-                    // The solver's noise is relative to the system's largest
-                    // value (`tol`): a move of `need` units within a few times
-                    // it cannot be made exact (one unit on a table of 10^11).
-                    // Then larger moves it can see, which reach `need` too.
+                    // A move the solver cannot see (`SEEN_FROM`): larger
+                    // ones it can, which reach `need` too.
                     let unseen = (need as f64) < SEEN_FROM * tol;
                     let amounts: Vec<i128> = if unseen {
                         let larger = SEEN_MOVES.iter().map(|&k| (k * tol).ceil() as i128);
