@@ -870,8 +870,8 @@ fn auto_optimal_max_cells_chooses_the_method() {
             ),
         )
         .replace(
-            "cost = \"value\"\n",
-            "cost = \"value\"\nauto_optimal_max_cells = 1\n",
+            "auto_optimal_max_cells = 15000\n",
+            "auto_optimal_max_cells = 1\n",
         );
     assert!(text.contains("auto_optimal_max_cells = 1"));
     let limited = dir.path().join("limited.toml");

@@ -242,3 +242,62 @@ fn exact_method_past_its_deadline_still_protects() {
         assert_eq!(out.lower_bound, Some(0.0), "no master solved: bound 0");
     }
 }
+
+/// Given a gap, the exact method may stop at an incumbent (a failing
+/// master masking finished by another method, here the repair): the
+/// masking is protected, the bound is never above the proven optimum, and
+/// the masking costs at most the bound plus the gap.
+#[test]
+fn exact_method_stops_within_its_gap() {
+    use cellmask::certify::witness::Proofs;
+    use cellmask::secondary::optimal::{self, Budget, Stop};
+    use cellmask::secondary::{repair, Instance};
+    let (mut finished, mut early) = (0, 0);
+    for seed in 0..40u64 {
+        let t = random_case(seed, 0.1);
+        let (_, opt) = run(&t, Cost::Value, Method::Optimal);
+        assert_eq!(opt.gap, Some(0.0), "seed {seed}");
+        let best = opt.cost;
+        let mut u = t.clone();
+        let names: Vec<String> = (0..u.dims.len()).map(|k| format!("d{k}")).collect();
+        let inst = Instance::new(&mut u, &names, Cost::Value, &[], &[]).unwrap();
+        let mut calls = 0;
+        let mut finish = |t: &mut Table, _: Proofs| {
+            calls += 1;
+            repair::run(t, &inst).map(|r| r.audit)
+        };
+        let budget = Budget {
+            gap: 0.5,
+            ..Budget::default()
+        };
+        let sol = match optimal::run(&mut u, &inst, budget, &mut finish) {
+            Ok((sol, _)) => sol,
+            Err(Stop::Deadline(_)) => panic!("seed {seed}: no masking within the gap"),
+            Err(Stop::Lp(e)) => panic!("seed {seed}: {e}"),
+        };
+        assert!(audit_table(&mut u, true).unwrap().passed(), "seed {seed}");
+        assert!(singleton_ok(&u), "seed {seed}");
+        let c: f64 = u
+            .cells
+            .iter()
+            .filter(|c| c.status == Status::Secondary)
+            .map(|c| cost(c, Cost::Value))
+            .sum();
+        let tol = 1e-6 * best.max(1.0);
+        assert!(
+            sol.lower_bound <= best + tol,
+            "seed {seed}: bound {} above the optimum {best}",
+            sol.lower_bound
+        );
+        assert!(c >= best - tol, "seed {seed}: {c} below the optimum {best}");
+        assert!(
+            c - sol.lower_bound <= 0.5 * c + tol,
+            "seed {seed}: {c} vs bound {}",
+            sol.lower_bound
+        );
+        finished += usize::from(calls > 0);
+        early += usize::from(!close(c, best));
+    }
+    assert!(finished > 0, "no master masking was finished");
+    assert!(early > 0, "no stop above the optimum");
+}

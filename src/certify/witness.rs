@@ -10,6 +10,7 @@
 //! reaches each: the claims of the certificate.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use num_integer::Integer;
 
@@ -294,5 +295,50 @@ mod tests {
         assert_eq!(p.range(1), (Q::int(17), Q::new(41, 2)));
         p.prune();
         assert_eq!(p.witnesses.len(), 2);
+    }
+}
+
+/// Witnesses gathered over checks of different maskings of one table, for
+/// searches whose masking also shrinks (the exact method's rounds, the
+/// polish): each stays valid for any masking that masks every cell it moves.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    /// The anchor of every check (the true values).
+    anchor: Vec<Q>,
+    witnesses: Vec<Witness>,
+    seen: HashSet<Witness>,
+}
+
+impl Pool {
+    /// An empty pool for checks anchored at `anchor`.
+    pub fn at(anchor: Vec<Q>) -> Pool {
+        Pool {
+            anchor,
+            witnesses: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Adds the witnesses of `proofs` not pooled yet (in their order).
+    pub fn add(&mut self, proofs: &Proofs) {
+        for w in &proofs.witnesses {
+            if self.seen.insert(w.clone()) {
+                self.witnesses.push(w.clone());
+            }
+        }
+    }
+
+    /// The evidence for the table's masking now: every pooled witness
+    /// moving masked cells only. No maximum is taken as unbounded: cells
+    /// published since may bound it.
+    pub fn proofs_for(&self, table: &Table) -> Proofs {
+        let masked = |c: u32| table.cells[c as usize].status.is_masked();
+        let mut proofs = Proofs::at(self.anchor.clone());
+        for w in &self.witnesses {
+            if w.moves.iter().all(|&(c, _)| masked(c)) {
+                proofs.add(w.clone());
+            }
+        }
+        proofs
     }
 }

@@ -39,6 +39,11 @@ pub const AUTO_MAX_CELLS: usize = 5_000;
 /// `fast` (deterministic limits: the output never depends on the machine).
 pub const AUTO_MAX_NODES: i32 = 20_000;
 pub const AUTO_MAX_ROUNDS: usize = 100;
+/// On tables bigger than [`AUTO_MAX_CELLS`] (when the rules give `optimal`
+/// bigger ones), `auto` stops the exact method once its best protected
+/// masking is within this share of the bound; smaller ones are solved to
+/// the proof.
+pub const AUTO_GAP: f64 = 0.01;
 
 /// What secondary suppression did on one table (in `report.json`).
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -104,6 +109,11 @@ pub fn protect_table(
             let budget = Budget {
                 max_nodes: Some(AUTO_MAX_NODES),
                 max_rounds: Some(AUTO_MAX_ROUNDS),
+                gap: if table.cells.len() <= AUTO_MAX_CELLS {
+                    0.0
+                } else {
+                    AUTO_GAP
+                },
                 ..Budget::default()
             };
             exact(table, &inst, time_limit, budget)?
@@ -142,7 +152,7 @@ fn set_statuses(table: &mut Table, statuses: &[Status]) {
 }
 
 /// The cost of the secondary cells a method chose (forced ones excluded).
-fn cost_of(table: &Table, inst: &Instance) -> f64 {
+pub(super) fn cost_of(table: &Table, inst: &Instance) -> f64 {
     table
         .cells
         .iter()
@@ -156,13 +166,24 @@ fn cost_of(table: &Table, inst: &Instance) -> f64 {
 /// audit-and-repair heuristic takes over if patterns stop making progress.
 /// The masking only grows, so each check reuses what the one before proved.
 fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
+    fast_from(table, inst, None, true)
+}
+
+/// [`fast`]'s rounds from the masking on the table, given evidence valid
+/// for it (`earlier`); `polish`: whether a small table's passing masking
+/// is then polished.
+fn fast_from(
+    table: &mut Table,
+    inst: &Instance,
+    mut earlier: Option<Proofs>,
+    polish: bool,
+) -> Result<Outcome, LpError> {
     let mut out = Outcome {
         method: "fast",
         ..Outcome::default()
     };
-    let mut earlier: Option<Proofs> = None;
     // Big tables of three dimensions or more: hypercubes first, no LP.
-    if !warm_starts_pay(table) {
+    if earlier.is_none() && !warm_starts_pay(table) {
         let mut proofs = Proofs::at_truth(table);
         hypercube::cover(table, inst, &mut proofs);
         earlier = Some(proofs);
@@ -172,7 +193,7 @@ fn fast(table: &mut Table, inst: &Instance) -> Result<Outcome, LpError> {
         out.solves += settle(table, inst, &mut earlier)?;
         let mut audit = check_table_after(table, earlier.take())?;
         if audit.passed() {
-            let audit = if polish::pays(table) {
+            let audit = if polish && polish::pays(table) {
                 let (audit, polished) = polish::polish(table, inst, audit)?;
                 out.solves += polished.rounds;
                 audit
@@ -236,7 +257,9 @@ fn exact(
         deadline: time_limit.map(|t| Instant::now() + Duration::from_secs_f64(t)),
         ..budget
     };
-    match optimal::run(table, inst, budget) {
+    // A failing master masking is finished by fast's rounds (no polish).
+    let mut finish = |t: &mut Table, p: Proofs| fast_from(t, inst, Some(p), false).map(|o| o.audit);
+    match optimal::run(table, inst, budget, &mut finish) {
         Ok((sol, audit)) => Ok(Outcome {
             method: "optimal",
             lower_bound: Some(sol.lower_bound),

@@ -31,7 +31,8 @@ use std::time::Instant;
 use highs::{Col, HighsModelStatus, Model, RowProblem, Sense};
 
 use crate::audit::lp::{quiet_model, LpError};
-use crate::audit::{check_table, FailureKind, TableAudit};
+use crate::audit::{check_table, check_table_after, FailureKind, TableAudit};
+use crate::certify::witness::{Pool, Proofs};
 use crate::table::{Status, Table};
 
 use super::instance::{singleton_company, Forced, Instance};
@@ -47,7 +48,20 @@ pub struct Budget {
     pub max_nodes: Option<i32>,
     /// Master solves (deterministic; `None`: until done).
     pub max_rounds: Option<usize>,
+    /// Relative gap between the best protected masking found and the bound
+    /// at which the method stops (0: until the optimum is proven).
+    pub gap: f64,
 }
+
+/// Rounds whose master masking fails on at most this many cells are
+/// finished into a protected masking (the incumbent): the bound is then
+/// usually close, and finishing costs a few pattern LPs.
+pub const FINISH_FAILURES: usize = 20;
+
+/// Turns the failing masking on the table into a protected one, given
+/// evidence valid for it; returns the check that passed it (None when it
+/// could not).
+pub type Finish<'a> = dyn FnMut(&mut Table, Proofs) -> Result<Option<TableAudit>, LpError> + 'a;
 
 /// What the exact method found.
 #[derive(Debug, Clone, Copy)]
@@ -77,12 +91,23 @@ impl From<LpError> for Stop {
     }
 }
 
-/// Runs the method; on success the table holds an optimal protected masking.
-/// with the check that passed it.
+/// The best protected masking found so far: its cost, every cell's
+/// status and proven range, and the check that passed it.
+struct Incumbent {
+    cost: f64,
+    cells: Vec<(Status, Option<(f64, f64)>)>,
+    audit: TableAudit,
+}
+
+/// Runs the method; on success the table holds a protected masking (optimal
+/// when `proven`, else within the budget's gap or the best found when the
+/// budget ran out) with the check that passed it. Masters failing on few
+/// cells are handed to `finish` for an incumbent.
 pub fn run(
     table: &mut Table,
     inst: &Instance,
     budget: Budget,
+    finish: &mut Finish,
 ) -> Result<(Solution, TableAudit), Stop> {
     let deadline = budget.deadline;
     let n = table.cells.len();
@@ -137,18 +162,32 @@ pub fn run(
     }
     // The binary choosing the direction of each width cut's cell.
     let mut choice: HashMap<u32, Col> = HashMap::new();
+    // The witnesses of every round's check seed the next one's.
+    let mut pool: Option<Pool> = None;
     let mut sol = Solution {
         lower_bound: 0.0,
         proven: false,
         rounds: 0,
         cuts: 0,
     };
+    let mut best: Option<Incumbent> = None;
+    // The best masking found when the search stops short of its goal.
+    let end = |table: &mut Table, sol: Solution, best: Option<Incumbent>| match best {
+        Some(b) => {
+            for (c, (status, range)) in table.cells.iter_mut().zip(b.cells) {
+                c.status = status;
+                c.audit = range;
+            }
+            Ok((sol, b.audit))
+        }
+        None => Err(Stop::Deadline(sol)),
+    };
     while sol.rounds < budget.max_rounds.unwrap_or(usize::MAX) {
         sol.rounds += 1;
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
             if left <= 0.0 {
-                return Err(Stop::Deadline(sol));
+                return end(table, sol, best);
             }
             model.set_option("time_limit", left);
         }
@@ -170,7 +209,7 @@ pub fn run(
         match status {
             HighsModelStatus::Optimal => {}
             _ if limited && has_solution => {}
-            _ if limited => return Err(Stop::Deadline(sol)),
+            _ if limited => return end(table, sol, best),
             HighsModelStatus::Infeasible => {
                 return Err(Stop::Lp(LpError::Solver(
                     "no masking meets the rules (cells forced published leave a secret exposed)"
@@ -205,27 +244,51 @@ pub fn run(
             }
         }
         if status != HighsModelStatus::Optimal {
-            return Err(Stop::Deadline(sol));
+            return end(table, sol, best);
         }
-        let audit = check_table(table)?;
+        let audit = match &pool {
+            Some(pool) => check_table_after(table, Some(pool.proofs_for(table)))?,
+            None => check_table(table)?,
+        };
+        pool.get_or_insert_with(|| Pool::at(audit.proofs.anchor.clone()))
+            .add(&audit.proofs);
         if audit.passed() {
             sol.proven = true;
             return Ok((sol, audit));
         }
         let mut model_next: Model = solved.into();
         let (needs, _) = needed(table, inst, &audit.failures)?;
+        if audit.failures.len() <= FINISH_FAILURES {
+            let pool = pool.as_mut().expect("pooled above");
+            if let Some(done) = finish(table, pool.proofs_for(table))? {
+                pool.add(&done.proofs);
+                let cost = super::cost_of(table, inst);
+                if best.as_ref().is_none_or(|b| cost < b.cost) {
+                    best = Some(Incumbent {
+                        cost,
+                        cells: table.cells.iter().map(|c| (c.status, c.audit)).collect(),
+                        audit: done,
+                    });
+                }
+            }
+            let b = best.as_ref().map_or(f64::INFINITY, |b| b.cost);
+            if b - sol.lower_bound <= budget.gap * b + 1e-9 * b.max(1.0) {
+                sol.proven = b - sol.lower_bound <= 1e-9 * b.max(1.0);
+                return end(table, sol, best);
+            }
+        }
         let (added, _) = add_rows(&mut model_next, &needs, &mut choice, |k, cond| {
             cut_terms(k, cond, |j| Some(cols[j as usize]), |_| false)
         });
         sol.cuts += added;
         if added == 0 {
             // The audit fails where the duals see no violation (tolerances):
-            // the caller repairs this masking and reports it as not proven.
-            return Err(Stop::Deadline(sol));
+            // the best masking found, or the caller repairs this one; not proven.
+            return end(table, sol, best);
         }
         model = model_next;
     }
-    Err(Stop::Deadline(sol))
+    end(table, sol, best)
 }
 
 /// A cut the attacker's duals give for a failing cell, as (cell,

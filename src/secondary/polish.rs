@@ -22,13 +22,13 @@
 //! last passing masking's witnesses, so only the cells whose witnesses
 //! moved an unmasked cell are searched again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use highs::{Col, HighsModelStatus, Model, RowProblem, Sense};
 
 use crate::audit::lp::{quiet_model, warm_starts_pay, LpError};
 use crate::audit::{check_table_after, TableAudit};
-use crate::certify::witness::{Proofs, Witness, Q};
+use crate::certify::witness;
 use crate::hierarchy::NodeId;
 use crate::table::{Status, Table};
 
@@ -52,36 +52,9 @@ const MAX_NODES: i32 = 5_000;
 /// any masking that masks every cell it moves) and cuts (valid for every
 /// protected masking).
 struct Pool {
-    /// The anchor of every check (the true values).
-    anchor: Vec<Q>,
-    witnesses: Vec<Witness>,
-    seen: HashSet<Witness>,
+    witnesses: witness::Pool,
     /// Unconditional cuts: `sum k_j m_j >= 1`, coefficients capped at 1.
     cuts: Vec<Vec<(u32, f64)>>,
-}
-
-impl Pool {
-    fn add_witnesses(&mut self, proofs: &Proofs) {
-        for w in &proofs.witnesses {
-            if self.seen.insert(w.clone()) {
-                self.witnesses.push(w.clone());
-            }
-        }
-    }
-
-    /// The evidence for the table's masking now: every pooled witness
-    /// moving masked cells only. No maximum is taken as unbounded: cells
-    /// published since may bound it.
-    fn proofs_for(&self, table: &Table) -> Proofs {
-        let masked = |c: u32| table.cells[c as usize].status.is_masked();
-        let mut proofs = Proofs::at(self.anchor.clone());
-        for w in &self.witnesses {
-            if w.moves.iter().all(|&(c, _)| masked(c)) {
-                proofs.add(w.clone());
-            }
-        }
-        proofs
-    }
 }
 
 /// What the polish did on one table.
@@ -106,12 +79,10 @@ pub fn polish(
     debug_assert!(audit.passed());
     let mut done = Polished::default();
     let mut pool = Pool {
-        anchor: audit.proofs.anchor.clone(),
-        witnesses: Vec::new(),
-        seen: HashSet::new(),
+        witnesses: witness::Pool::at(audit.proofs.anchor.clone()),
         cuts: Vec::new(),
     };
-    pool.add_witnesses(&audit.proofs);
+    pool.witnesses.add(&audit.proofs);
     for region in regions(table) {
         let free: Vec<u32> = region
             .into_iter()
@@ -355,8 +326,8 @@ fn resolve(
                 Status::Published
             };
         }
-        let check = check_table_after(table, Some(pool.proofs_for(table)))?;
-        pool.add_witnesses(&check.proofs);
+        let check = check_table_after(table, Some(pool.witnesses.proofs_for(table)))?;
+        pool.witnesses.add(&check.proofs);
         if check.passed() {
             return Ok(Some(check));
         }
