@@ -31,7 +31,7 @@ use std::time::Instant;
 use highs::{Col, HighsModelStatus, Model, RowProblem, Sense};
 
 use crate::audit::lp::{quiet_model, LpError};
-use crate::audit::{check_table, check_table_after, FailureKind, TableAudit};
+use crate::audit::{check_table_after, hypercube, FailureKind, TableAudit};
 use crate::certify::witness::{Pool, Proofs};
 use crate::table::{Status, Table};
 
@@ -246,10 +246,18 @@ pub fn run(
         if status != HighsModelStatus::Optimal {
             return end(table, sol, best);
         }
-        let audit = match &pool {
-            Some(pool) => check_table_after(table, Some(pool.proofs_for(table)))?,
-            None => check_table(table)?,
+        let proofs = match &pool {
+            Some(pool) => pool.proofs_for(table),
+            None => {
+                // The first check: hypercubes through masked cells prove
+                // most cells before any LP (on tables with huge totals its
+                // LPs are slow).
+                let mut proofs = Proofs::at_truth(table);
+                hypercube::masked_only_witnesses(table, &mut proofs);
+                proofs
+            }
         };
+        let audit = check_table_after(table, Some(proofs))?;
         pool.get_or_insert_with(|| Pool::at(audit.proofs.anchor.clone()))
             .add(&audit.proofs);
         if audit.passed() {
