@@ -852,6 +852,66 @@ fn big_table_same_bytes_whatever_jobs() {
     assert_verified_with(&rules, &outs[0], &records);
 }
 
+/// A DROM table of over 5,000 cells under `auto`: the exact method stops
+/// within its gap of the bound (an incumbent, not proven optimal), the
+/// release is certified, and the bytes do not depend on `--jobs`.
+#[test]
+fn exact_method_within_its_gap_same_bytes_whatever_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let records = d.join("drom.csv");
+    generate("drom", "5", "0.5", &records);
+    let rules_dir = repo("rules");
+    let text = std::fs::read_to_string(rules_dir.join("drom-imports.toml"))
+        .unwrap()
+        .replace(
+            "keep = { flow = [\"I\"] }",
+            "keep = { flow = [\"I\"], territory = [\"RE\"] }",
+        )
+        .replace(
+            "\"hierarchies/",
+            &format!("\"{}/hierarchies/", rules_dir.display()),
+        );
+    assert!(text.contains("territory = [\"RE\"]"));
+    let rules = d.join("re.toml");
+    std::fs::write(&rules, text).unwrap();
+    let outs: Vec<std::path::PathBuf> = ["1", "2"]
+        .iter()
+        .map(|jobs| {
+            let out = d.join(format!("out{jobs}"));
+            protect_cmd(&rules, &records, &out)
+                .args(["--jobs", jobs])
+                .assert()
+                .success();
+            out
+        })
+        .collect();
+    let report = report_without_timings(&outs[0]);
+    let tables = report["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 1);
+    let t = &tables[0];
+    let cells = t["published"].as_u64().unwrap()
+        + t["primary"].as_u64().unwrap()
+        + t["secondary"]["secondary"].as_u64().unwrap();
+    assert!(cells > 5_000, "{cells} cells");
+    assert_eq!(t["secondary"]["method"], "optimal");
+    let gap = t["secondary"]["gap"].as_f64().unwrap();
+    assert!(gap > 0.0 && gap <= 0.01, "gap {gap}");
+    for f in ["published.csv", "cells.csv", "certificate.json"] {
+        assert!(
+            std::fs::read(outs[0].join(f)).unwrap() == std::fs::read(outs[1].join(f)).unwrap(),
+            "{f} differs between --jobs 1 and 2"
+        );
+    }
+    verify_cmd(&rules, &outs[0], &outs[0].join("certificate.json"))
+        .arg("--input")
+        .arg(&records)
+        .arg("--regroup")
+        .arg(outs[0].join("regroup.csv"))
+        .assert()
+        .success();
+}
+
 /// `secondary.auto_optimal_max_cells` moves `auto`'s choice: with a limit
 /// of one cell every table gets `fast`, with the default the small ones
 /// `optimal`; both releases pass the audit that `protect` ends with.
