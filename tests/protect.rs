@@ -807,6 +807,36 @@ fn windows_1252_records_when_the_rules_say_so() {
         ));
 }
 
+/// `protect` of `records` under `rules` (and `args`) with `--jobs 1` and
+/// `--jobs 2`, into `d/out1` and `d/out2`; asserts that the release, its
+/// cells and its certificate are the same bytes, and returns `d/out1`.
+fn protect_same_bytes_whatever_jobs(
+    rules: &std::path::Path,
+    records: &std::path::Path,
+    d: &std::path::Path,
+    args: &[&str],
+) -> std::path::PathBuf {
+    let outs: Vec<std::path::PathBuf> = ["1", "2"]
+        .iter()
+        .map(|jobs| {
+            let out = d.join(format!("out{jobs}"));
+            protect_cmd(rules, records, &out)
+                .args(args)
+                .args(["--jobs", jobs])
+                .assert()
+                .success();
+            out
+        })
+        .collect();
+    for f in ["published.csv", "cells.csv", "certificate.json"] {
+        assert!(
+            std::fs::read(outs[0].join(f)).unwrap() == std::fs::read(outs[1].join(f)).unwrap(),
+            "{f} differs between --jobs 1 and 2"
+        );
+    }
+    outs[0].clone()
+}
+
 /// A table over 50,000 cells: `fast` searches the failing cells' patterns
 /// in groups of product branches side by side (national 0.03 imports:
 /// 62,866 cells, hundreds of failing cells after the first check). The
@@ -829,27 +859,11 @@ fn big_table_same_bytes_whatever_jobs() {
         );
     let rules = d.join("imports.toml");
     std::fs::write(&rules, text).unwrap();
-    let outs: Vec<std::path::PathBuf> = ["1", "2"]
-        .iter()
-        .map(|jobs| {
-            let out = d.join(format!("out{jobs}"));
-            protect_cmd(&rules, &records, &out)
-                .args(["--method", "fast", "--jobs", jobs])
-                .assert()
-                .success();
-            out
-        })
-        .collect();
-    let cells = read_csv(&outs[0].join("cells.csv"));
+    let out = protect_same_bytes_whatever_jobs(&rules, &records, d, &["--method", "fast"]);
+    let cells = read_csv(&out.join("cells.csv"));
     assert!(cells.len() > 50_000, "{}", cells.len());
     assert!(cells.iter().filter(|c| c["status"] == "secondary").count() > 1_000);
-    for f in ["published.csv", "cells.csv", "certificate.json"] {
-        assert!(
-            std::fs::read(outs[0].join(f)).unwrap() == std::fs::read(outs[1].join(f)).unwrap(),
-            "{f} differs between --jobs 1 and 2"
-        );
-    }
-    assert_verified_with(&rules, &outs[0], &records);
+    assert_verified_with(&rules, &out, &records);
 }
 
 /// A DROM table of over 5,000 cells under `auto`: the exact method stops
@@ -875,18 +889,8 @@ fn exact_method_within_its_gap_same_bytes_whatever_jobs() {
     assert!(text.contains("territory = [\"RE\"]"));
     let rules = d.join("re.toml");
     std::fs::write(&rules, text).unwrap();
-    let outs: Vec<std::path::PathBuf> = ["1", "2"]
-        .iter()
-        .map(|jobs| {
-            let out = d.join(format!("out{jobs}"));
-            protect_cmd(&rules, &records, &out)
-                .args(["--jobs", jobs])
-                .assert()
-                .success();
-            out
-        })
-        .collect();
-    let report = report_without_timings(&outs[0]);
+    let out = protect_same_bytes_whatever_jobs(&rules, &records, d, &[]);
+    let report = report_without_timings(&out);
     let tables = report["tables"].as_array().unwrap();
     assert_eq!(tables.len(), 1);
     let t = &tables[0];
@@ -897,17 +901,11 @@ fn exact_method_within_its_gap_same_bytes_whatever_jobs() {
     assert_eq!(t["secondary"]["method"], "optimal");
     let gap = t["secondary"]["gap"].as_f64().unwrap();
     assert!(gap > 0.0 && gap <= 0.01, "gap {gap}");
-    for f in ["published.csv", "cells.csv", "certificate.json"] {
-        assert!(
-            std::fs::read(outs[0].join(f)).unwrap() == std::fs::read(outs[1].join(f)).unwrap(),
-            "{f} differs between --jobs 1 and 2"
-        );
-    }
-    verify_cmd(&rules, &outs[0], &outs[0].join("certificate.json"))
+    verify_cmd(&rules, &out, &out.join("certificate.json"))
         .arg("--input")
         .arg(&records)
         .arg("--regroup")
-        .arg(outs[0].join("regroup.csv"))
+        .arg(out.join("regroup.csv"))
         .assert()
         .success();
 }
