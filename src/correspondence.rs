@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 
+use crate::csv_input::{strip_bom, Config};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 
@@ -46,11 +47,7 @@ impl Correspondence {
     /// leaf that is not one of `tree`'s leaves, a record code given twice
     /// with different leaves.
     pub fn from_csv_text(source: &Path, text: &str, tree: &Hierarchy) -> Result<Correspondence> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(text.as_bytes());
+        let mut rdr = Config::new().flexible().text(text);
         let mut map: FxHashMap<String, NodeId> = FxHashMap::default();
         let mut first: FxHashMap<String, u64> = FxHashMap::default();
         let mut diags = Diagnostics::default();
@@ -157,8 +154,7 @@ pub struct CodeList {
 impl CodeList {
     /// Reads the list; blank lines and lines starting with `#` are skipped.
     pub fn from_text(source: &Path, text: &str) -> Result<CodeList> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let codes: rustc_hash::FxHashSet<String> = text
+        let codes: rustc_hash::FxHashSet<String> = strip_bom(text)
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 use std::path::Path;
 
+use crate::csv_input::{strip_bom, Config};
 use crate::error::{Diagnostics, Error, Result};
 
 /// Index of a node in its hierarchy; the root is always 0.
@@ -245,7 +246,7 @@ impl Hierarchy {
 
     /// As [`Hierarchy::from_hrc_file`], from text already in memory.
     pub fn from_hrc_text(source: &Path, text: &str, root: &str) -> Result<Hierarchy> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = strip_bom(text);
         let mut edges = vec![Edge {
             code: root.to_string(),
             parent: None,
@@ -421,11 +422,7 @@ impl Hierarchy {
 /// level (empty when not given). A first row starting with `code` is a
 /// header.
 fn csv_edges(source: &Path, text: &str) -> Result<Vec<(Edge, String)>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut rdr = Config::new().no_headers().flexible().text(text);
     let mut edges = Vec::new();
     let mut diags = Diagnostics::default();
     for (i, row) in rdr.records().enumerate() {

@@ -17,7 +17,8 @@
 //!    release only once its certificate is checked).
 //!
 //! [`protect`] runs the stages in order ([`batch`] over many files); [`rules`] and [`hierarchy`] describe
-//! the tables; [`generate`] makes synthetic records; [`demo`] shows it all.
+//! the tables; [`csv_input`] sets up every CSV reader; [`generate`] makes synthetic records;
+//! [`demo`] shows it all.
 
 pub mod aggregate;
 pub mod audit;
@@ -25,6 +26,7 @@ pub mod batch;
 pub mod certify;
 pub mod cli;
 pub mod correspondence;
+pub mod csv_input;
 pub mod demo;
 pub mod error;
 pub mod generate;

@@ -15,10 +15,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::csv_input::{detect_delimiter, Config};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
-use crate::read::{detect_delimiter, MAX_DIMS};
+use crate::read::MAX_DIMS;
 use crate::regroup::mapping::unit_depth;
 use crate::regroup::TableMap;
 use crate::rules::{HierarchySource, Rules};
@@ -83,10 +84,7 @@ pub fn read_published(path: &Path, rules: &Rules) -> Result<PublishedFile> {
     }
     let head = buf.fill_buf().map_err(|e| Error::io(path, e))?;
     let delimiter = detect_delimiter(head.split(|&b| b == b'\n').next().unwrap_or(&[]));
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(buf);
+    let mut rdr = Config::new().delimiter(delimiter).flexible().reader(buf);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| Error::at(path, Some(1), format!("unreadable header: {e}")))?

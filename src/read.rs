@@ -20,6 +20,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::correspondence::{CodeList, Correspondence};
+use crate::csv_input::{detect_delimiter, Config};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
@@ -120,21 +121,6 @@ impl Compiled {
         }
         Ok(true)
     }
-}
-
-/// Picks the delimiter of a header line: the most frequent of tab, `;`, `,`.
-pub fn detect_delimiter(header: &[u8]) -> u8 {
-    let count = |d: u8| header.iter().filter(|&&b| b == d).count();
-    let mut best = b',';
-    let mut best_n = count(b',');
-    for d in [b';', b'\t'] {
-        let n = count(d);
-        if n > best_n {
-            best = d;
-            best_n = n;
-        }
-    }
-    best
 }
 
 /// Reads and folds a records file according to `rules`.
@@ -317,10 +303,10 @@ fn read_utf8<R: Read>(path: &Path, reader: R, rules: &Rules) -> Result<Microdata
         ));
     }
     let delimiter = detect_delimiter(&header);
-    let columns: Vec<String> = csv::ReaderBuilder::new()
+    let columns: Vec<String> = Config::new()
         .delimiter(delimiter)
-        .has_headers(false)
-        .from_reader(header.as_slice())
+        .no_headers()
+        .reader(header.as_slice())
         .records()
         .next()
         .and_then(|r| r.ok())
@@ -646,11 +632,11 @@ type Fields<'a> = SmallVec<[&'a str; 16]>;
 /// Parses one block and folds its rows into `part`.
 fn fold_block(s: &Shared, caches: &mut Caches, block: &Block, part: &mut Partial) {
     let path = s.path;
-    let mut rdr = csv::ReaderBuilder::new()
+    let mut rdr = Config::new()
         .delimiter(s.delimiter)
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(block.bytes.as_slice());
+        .flexible()
+        .no_headers()
+        .reader(block.bytes.as_slice());
     let mut record = csv::ByteRecord::new();
     loop {
         let pos_line = rdr.position().line();
@@ -1034,15 +1020,6 @@ mod tests {
         );
         // UTF-8 input is left as it is, invalid bytes included (its readers report them).
         assert_eq!(to_utf8(b"R\xE9".to_vec(), encoding_rs::UTF_8), b"R\xE9");
-    }
-
-    #[test]
-    fn delimiter_detection() {
-        assert_eq!(detect_delimiter(b"a,b,c"), b',');
-        assert_eq!(detect_delimiter(b"a;b;c"), b';');
-        assert_eq!(detect_delimiter(b"a\tb\tc"), b'\t');
-        assert_eq!(detect_delimiter(b"a;b,c;d"), b';');
-        assert_eq!(detect_delimiter(b"abc"), b',');
     }
 
     #[test]

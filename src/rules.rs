@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::correspondence::{CodeList, Correspondence};
+use crate::csv_input::Config;
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 
@@ -1013,9 +1014,7 @@ fn regroup_plan(r: RegroupFile, dims: &[Dimension]) -> std::result::Result<Regro
 /// Reads a force file: a header naming dimensions (any subset) and
 /// `status`, then one selector per row with `published` or `masked`.
 fn force_file(path: &Path, text: &str, dims: &[&str]) -> Result<Vec<(Selector, String)>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut rdr = Config::new().trim().text(text);
     let header = rdr
         .headers()
         .map_err(|e| Error::at(path, Some(1), e.to_string()))?

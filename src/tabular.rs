@@ -20,10 +20,11 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::aggregate::{ancestor_lists, cell_keys};
+use crate::csv_input::{detect_delimiter, strip_bom, Config};
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Hierarchy, NodeId};
 use crate::money::parse_amount;
-use crate::read::{detect_delimiter, to_utf8, Microdata, ENCODING_HINT, MAX_DIMS};
+use crate::read::{to_utf8, Microdata, ENCODING_HINT, MAX_DIMS};
 use crate::rules::{CellColumns, HierarchySource, Rules};
 use crate::table::{Cell, RuleSet, Status, Table};
 
@@ -65,9 +66,8 @@ pub fn read_cells(
             format!("not UTF-8 text (a Windows-1252 or Latin-1 file? {ENCODING_HINT})"),
         )
     })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let header_line = text.lines().next().unwrap_or("");
-    let delimiter = detect_delimiter(header_line.as_bytes());
+    let text = strip_bom(&text);
+    let delimiter = detect_delimiter(text.lines().next().unwrap_or("").as_bytes());
     // Decimal comma: τ-ARGUS files separated by ';' write 16847646,84.
     let comma = delimiter == b';'
         || rules
@@ -75,11 +75,11 @@ pub fn read_cells(
             .rda
             .as_ref()
             .is_some_and(|r| r.separator.as_deref() == Some(";"));
-    let mut reader = csv::ReaderBuilder::new()
+    let mut reader = Config::new()
         .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+        .trim()
+        .flexible()
+        .text(text);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| Error::at(path, Some(1), e.to_string()))?

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::csv_input::Config;
 use crate::error::{Diagnostics, Error, Result};
 use crate::hierarchy::{Edge, Hierarchy, NodeId};
 use crate::read::{Contribution, TableData};
@@ -221,8 +222,7 @@ pub fn write_csv(
 /// Reads a `regroup.csv` written by [`write_csv`] (tables in split order).
 pub fn read_csv(path: &Path, rules: &Rules, plan: &RegroupPlan) -> Result<Vec<TableMap>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut rdr = Config::new().text(&text);
     let header: Vec<String> = rdr
         .headers()
         .map_err(|e| Error::at(path, Some(1), format!("unreadable header: {e}")))?
