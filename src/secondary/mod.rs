@@ -244,8 +244,9 @@ fn settle(
     }
 }
 
-/// The exact method; past its deadline, the cheaper of its last masking
-/// repaired and the fast method's, with the bound it proved.
+/// The exact method; past its budget without an incumbent, the cheaper of
+/// its last masking repaired and the fast method's, with the bound it
+/// proved.
 fn exact(
     table: &mut Table,
     inst: &Instance,

@@ -22,8 +22,12 @@
 //!    cuts, conditional on `m_c`, with a binary choosing the direction.
 //!
 //! The master's optimum is a lower bound of every protected masking; when
-//! it passes the audit it is optimal. With a budget, the best protected
-//! masking found is returned with its gap to the bound.
+//! it passes the audit it is optimal. Each round's check starts from the
+//! witnesses of the rounds before (the first from hypercubes), and a
+//! master masking failing on few cells is finished into a protected one,
+//! the incumbent: the method also stops when the cheapest incumbent is
+//! within the budget's gap of the bound, and returns it, with that gap,
+//! when the budget runs out.
 
 use std::collections::HashMap;
 use std::time::Instant;
