@@ -848,15 +848,8 @@ fn big_table_same_bytes_whatever_jobs() {
     let d = dir.path();
     let records = d.join("national.csv");
     generate("national", "7", "0.03", &records);
-    let rules_dir = repo("rules");
-    let text = std::fs::read_to_string(rules_dir.join("national.toml"))
-        .unwrap()
-        .replace("split = [\"flow\"]", "keep = { flow = [\"I\"] }")
-        .replace("\"codes/", &format!("\"{}/codes/", rules_dir.display()))
-        .replace(
-            "\"hierarchies/",
-            &format!("\"{}/hierarchies/", rules_dir.display()),
-        );
+    let text =
+        shipped_rules("national.toml").replace("split = [\"flow\"]", "keep = { flow = [\"I\"] }");
     let rules = d.join("imports.toml");
     std::fs::write(&rules, text).unwrap();
     let out = protect_same_bytes_whatever_jobs(&rules, &records, d, &["--method", "fast"]);
@@ -875,17 +868,10 @@ fn exact_method_within_its_gap_same_bytes_whatever_jobs() {
     let d = dir.path();
     let records = d.join("drom.csv");
     generate("drom", "5", "0.5", &records);
-    let rules_dir = repo("rules");
-    let text = std::fs::read_to_string(rules_dir.join("drom-imports.toml"))
-        .unwrap()
-        .replace(
-            "keep = { flow = [\"I\"] }",
-            "keep = { flow = [\"I\"], territory = [\"RE\"] }",
-        )
-        .replace(
-            "\"hierarchies/",
-            &format!("\"{}/hierarchies/", rules_dir.display()),
-        );
+    let text = shipped_rules("drom-imports.toml").replace(
+        "keep = { flow = [\"I\"] }",
+        "keep = { flow = [\"I\"], territory = [\"RE\"] }",
+    );
     assert!(text.contains("territory = [\"RE\"]"));
     let rules = d.join("re.toml");
     std::fs::write(&rules, text).unwrap();
@@ -918,19 +904,10 @@ fn auto_optimal_max_cells_chooses_the_method() {
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("records.csv");
     generate("drom", "5", "0.02", &records);
-    let text = std::fs::read_to_string(repo("rules/drom-exports.toml"))
-        .unwrap()
-        .replace(
-            "file = \"hierarchies/partners.csv\"",
-            &format!(
-                "file = {:?}",
-                repo("rules/hierarchies/partners.csv").to_str().unwrap()
-            ),
-        )
-        .replace(
-            "auto_optimal_max_cells = 15000\n",
-            "auto_optimal_max_cells = 1\n",
-        );
+    let text = shipped_rules("drom-exports.toml").replace(
+        "auto_optimal_max_cells = 15000\n",
+        "auto_optimal_max_cells = 1\n",
+    );
     assert!(text.contains("auto_optimal_max_cells = 1"));
     let limited = dir.path().join("limited.toml");
     std::fs::write(&limited, text).unwrap();

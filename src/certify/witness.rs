@@ -259,45 +259,6 @@ impl Proofs {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rationals_compare_and_round() {
-        assert!(Q::new(1, 3) < Q::new(1, 2));
-        assert_eq!(Q::new(2, 4), Q::new(1, 2));
-        assert_eq!(Q::new(7, 2).floor(), 3);
-        assert_eq!(Q::new(7, 2).ceil(), 4);
-        assert_eq!(Q::new(-7, 2).floor(), -4);
-        assert_eq!(Q::new(-7, 2).ceil(), -3);
-        assert_eq!(Q::int(5).plus(1, 2).unwrap(), Q::new(11, 2));
-        assert!(Q::int(10).exceeds_by(Q::int(9), 1));
-        assert!(!Q::new(19, 2).exceeds_by(Q::int(9), 1));
-    }
-
-    #[test]
-    fn keeps_the_best_witness_per_cell() {
-        let mut p = Proofs::at(vec![Q::int(10), Q::int(20)]);
-        assert!(p.add(Witness {
-            den: 1,
-            moves: vec![(0, 3), (1, -3)]
-        }));
-        assert!(!p.add(Witness {
-            den: 1,
-            moves: vec![(0, 1), (1, -1)]
-        }));
-        assert!(p.add(Witness {
-            den: 2,
-            moves: vec![(0, -1), (1, 1)]
-        }));
-        assert_eq!(p.range(0), (Q::new(19, 2), Q::int(13)));
-        assert_eq!(p.range(1), (Q::int(17), Q::new(41, 2)));
-        p.prune();
-        assert_eq!(p.witnesses.len(), 2);
-    }
-}
-
 /// Witnesses gathered over checks of different maskings of one table, for
 /// searches whose masking also shrinks (the exact method's rounds, the
 /// polish): each stays valid for any masking that masks every cell it moves.
@@ -340,5 +301,44 @@ impl Pool {
             }
         }
         proofs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rationals_compare_and_round() {
+        assert!(Q::new(1, 3) < Q::new(1, 2));
+        assert_eq!(Q::new(2, 4), Q::new(1, 2));
+        assert_eq!(Q::new(7, 2).floor(), 3);
+        assert_eq!(Q::new(7, 2).ceil(), 4);
+        assert_eq!(Q::new(-7, 2).floor(), -4);
+        assert_eq!(Q::new(-7, 2).ceil(), -3);
+        assert_eq!(Q::int(5).plus(1, 2).unwrap(), Q::new(11, 2));
+        assert!(Q::int(10).exceeds_by(Q::int(9), 1));
+        assert!(!Q::new(19, 2).exceeds_by(Q::int(9), 1));
+    }
+
+    #[test]
+    fn keeps_the_best_witness_per_cell() {
+        let mut p = Proofs::at(vec![Q::int(10), Q::int(20)]);
+        assert!(p.add(Witness {
+            den: 1,
+            moves: vec![(0, 3), (1, -3)]
+        }));
+        assert!(!p.add(Witness {
+            den: 1,
+            moves: vec![(0, 1), (1, -1)]
+        }));
+        assert!(p.add(Witness {
+            den: 2,
+            moves: vec![(0, -1), (1, 1)]
+        }));
+        assert_eq!(p.range(0), (Q::new(19, 2), Q::int(13)));
+        assert_eq!(p.range(1), (Q::int(17), Q::new(41, 2)));
+        p.prune();
+        assert_eq!(p.witnesses.len(), 2);
     }
 }

@@ -167,7 +167,7 @@ pub fn run(
     // The binary choosing the direction of each width cut's cell.
     let mut choice: HashMap<u32, Col> = HashMap::new();
     // The witnesses of every round's check seed the next one's.
-    let mut pool: Option<Pool> = None;
+    let mut pool = Pool::at(Proofs::at_truth(table).anchor);
     let mut sol = Solution {
         lower_bound: 0.0,
         proven: false,
@@ -250,20 +250,15 @@ pub fn run(
         if status != HighsModelStatus::Optimal {
             return end(table, sol, best);
         }
-        let proofs = match &pool {
-            Some(pool) => pool.proofs_for(table),
-            None => {
-                // The first check: hypercubes through masked cells prove
-                // most cells before any LP (on tables with huge totals its
-                // LPs are slow).
-                let mut proofs = Proofs::at_truth(table);
-                hypercube::masked_only_witnesses(table, &mut proofs);
-                proofs
-            }
-        };
+        let mut proofs = pool.proofs_for(table);
+        if sol.rounds == 1 {
+            // The first check: hypercubes through masked cells prove most
+            // cells before any LP (on tables with huge totals its LPs are
+            // slow).
+            hypercube::masked_only_witnesses(table, &mut proofs);
+        }
         let audit = check_table_after(table, Some(proofs))?;
-        pool.get_or_insert_with(|| Pool::at(audit.proofs.anchor.clone()))
-            .add(&audit.proofs);
+        pool.add(&audit.proofs);
         if audit.passed() {
             sol.proven = true;
             return Ok((sol, audit));
@@ -271,7 +266,6 @@ pub fn run(
         let mut model_next: Model = solved.into();
         let (needs, _) = needed(table, inst, &audit.failures)?;
         if audit.failures.len() <= FINISH_FAILURES {
-            let pool = pool.as_mut().expect("pooled above");
             if let Some(done) = finish(table, pool.proofs_for(table))? {
                 pool.add(&done.proofs);
                 let cost = super::cost_of(table, inst);

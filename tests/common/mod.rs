@@ -18,6 +18,20 @@ pub fn repo(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
+/// The text of a shipped rule set (`rules/NAME`), its relative `codes/`
+/// and `hierarchies/` paths made absolute, to be edited and written
+/// elsewhere.
+pub fn shipped_rules(name: &str) -> String {
+    let dir = repo("rules");
+    std::fs::read_to_string(dir.join(name))
+        .unwrap()
+        .replace("\"codes/", &format!("\"{}/codes/", dir.display()))
+        .replace(
+            "\"hierarchies/",
+            &format!("\"{}/hierarchies/", dir.display()),
+        )
+}
+
 pub fn cellmask() -> Command {
     Command::cargo_bin("cellmask").expect("binary built")
 }
