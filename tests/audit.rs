@@ -272,6 +272,62 @@ fn random_tables_match_a_dense_formulation() {
     assert!(checked > 100, "{checked}");
 }
 
+/// Makes `c` a primary secret by dominance, protected by 30% of its value.
+fn dominant(c: &mut cellmask::table::Cell) {
+    c.status = Status::Primary;
+    c.rules = RuleSet::DOMINANCE;
+    c.upper_protection = (c.value * 3 / 10).max(1);
+    c.lower_protection = (c.value * 3 / 10).min(c.value);
+}
+
+/// A head start (witnesses from the small slices of a masking, searched
+/// while it still grows) holds only exact deviations of cells masked then;
+/// a check of the grown masking from it has the exact audit's verdicts.
+#[test]
+fn head_start_witnesses_hold_and_keep_the_verdicts() {
+    use cellmask::audit::equations::equations;
+    use cellmask::audit::{check_table_sliced, head_start_sliced};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut witnesses = 0;
+    for round in 0..30 {
+        let mut t = random_table(&mut rng, 30..80, |rng| rng.gen_range(0..1000));
+        for c in &mut t.cells {
+            if rng.gen_bool(0.7) {
+                dominant(c);
+            }
+        }
+        let masked_then: Vec<bool> = t.cells.iter().map(|c| c.status.is_masked()).collect();
+        // Components of more than 40 cells; real runs slice from 10,000.
+        let head = head_start_sliced(&mut t, 40).unwrap();
+        let eqs = equations(&t);
+        for (k, w) in head.witnesses.iter().enumerate() {
+            witnesses += 1;
+            let mut moved = vec![0i128; t.cells.len()];
+            for &(c, m) in &w.moves {
+                assert!(masked_then[c as usize], "round {round} witness {k}: cell {c} was published");
+                moved[c as usize] = m;
+                let v = t.cells[c as usize].value as i128 * w.den + m;
+                assert!(v >= 0, "round {round} witness {k}: cell {c} below 0");
+            }
+            for e in &eqs {
+                let sum: i128 = e.terms().map(|(c, coef)| coef as i128 * moved[c as usize]).sum();
+                assert_eq!(sum, 0, "round {round} witness {k}: an equation breaks");
+            }
+        }
+        for c in &mut t.cells {
+            if c.status == Status::Published && rng.gen_bool(0.25) {
+                c.status = Status::Secondary;
+            }
+        }
+        let after = check_table_sliced(&mut t, Some(head), 40).unwrap();
+        let fresh = check_table_sliced(&mut t, None, 40).unwrap();
+        let exact = audit_table(&mut t, true).unwrap();
+        assert_eq!(after.failures, exact.failures, "round {round}: after the head start");
+        assert_eq!(fresh.failures, exact.failures, "round {round}: fresh");
+    }
+    assert!(witnesses > 15, "{witnesses}");
+}
+
 /// A check after the masking grew reuses the earlier check's ranges: same
 /// verdicts as a fresh check and as the exact audit, and every interval it
 /// writes lies inside the attacker's exact one. When a cell was unmasked
@@ -285,10 +341,7 @@ fn check_after_a_grown_masking_agrees_with_the_exact_audit() {
         let mut t = random_table(&mut rng, 4..14, |rng| rng.gen_range(0..1000));
         for c in &mut t.cells {
             if rng.gen_bool(0.3) {
-                c.status = Status::Primary;
-                c.rules = RuleSet::DOMINANCE;
-                c.upper_protection = (c.value * 3 / 10).max(1);
-                c.lower_protection = (c.value * 3 / 10).min(c.value);
+                dominant(c);
             } else if rng.gen_bool(0.4) {
                 c.status = Status::Secondary;
             }

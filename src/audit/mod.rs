@@ -143,6 +143,9 @@ enum Depth {
     /// The verdict, proven; exact intervals for failing cells only;
     /// components bigger than `slice_from` cells first proven on slices.
     Check { slice_from: usize, explain: bool },
+    /// Witnesses only, from the small slices of components bigger than
+    /// `slice_from` cells (see [`head_start`]); verdicts not searched.
+    HeadStart { slice_from: usize },
     /// No exact disclosure, proven (levels not checked: no true values);
     /// each interval a range the attacker's contains, at least a unit wide
     /// where it passes.
@@ -152,7 +155,10 @@ enum Depth {
 impl Depth {
     /// Whether the true values and protection levels are known.
     fn levels(self) -> bool {
-        matches!(self, Depth::Exact | Depth::Check { .. })
+        matches!(
+            self,
+            Depth::Exact | Depth::Check { .. } | Depth::HeadStart { .. }
+        )
     }
 
     /// Whether every extreme is solved.
@@ -200,6 +206,27 @@ pub fn check_table_after(
 ) -> Result<TableAudit, LpError> {
     let slice_from = slices::slice_from(table);
     check_table_sliced(table, earlier, slice_from)
+}
+
+/// Witnesses for the table's masking found on the small slices of its big
+/// components only (no LP over a whole component, no verdict). They stay
+/// valid for any masking that masks at least these cells, so they give a
+/// later check a head start, and can be searched while the masking is
+/// still growing (the fast method: while lone cells get their patterns).
+pub fn head_start(table: &mut Table) -> Result<Proofs, LpError> {
+    head_start_sliced(table, slices::slice_from(table))
+}
+
+/// [`head_start`] on components bigger than `slice_from` cells (tests use
+/// small values).
+pub fn head_start_sliced(table: &mut Table, slice_from: usize) -> Result<Proofs, LpError> {
+    Ok(audit_impl(table, Depth::HeadStart { slice_from }, None)?.proofs)
+}
+
+/// Whether [`head_start`] can prove anything here: some component may be
+/// bigger than the smallest one sliced.
+pub fn head_start_pays(table: &Table) -> bool {
+    table.cells.len() > slices::slice_from(table)
 }
 
 /// Told how many more masked cells an audit has settled (each once).
@@ -548,12 +575,16 @@ fn solve_component(
         seeds.map(|s| comp.cells.iter().map(|&c| s[c as usize]).collect());
     // Big three-dimensional tables: rounds from scratch (see lp::warm_starts_pay).
     let cold_rounds = !lp::warm_starts_pay(table);
-    let slice_from = match depth {
-        Depth::Check { slice_from, .. } => slice_from,
-        _ => usize::MAX,
+    let (slice_from, head_start) = match depth {
+        Depth::Check { slice_from, .. } => (slice_from, false),
+        Depth::HeadStart { slice_from } => (slice_from, true),
+        _ => (usize::MAX, false),
     };
     let mut sliced: Option<Found> = None;
-    let checks = matches!(depth, Depth::Check { .. } | Depth::CheckNoLevels);
+    let checks = matches!(
+        depth,
+        Depth::Check { .. } | Depth::CheckNoLevels | Depth::HeadStart { .. }
+    );
     if let (Some(base), Some(s), true) = (&base, &seeds, checks) {
         // Earlier witnesses (a check before, patterns, hypercubes) may
         // prove every verdict already.
@@ -561,6 +592,9 @@ fn solve_component(
             let found = seeded(base, s);
             tick(comp.cells.len() as u64);
             return Ok((found, false));
+        }
+        if head_start && comp.cells.len() <= slice_from {
+            return Ok((seeded(base, s), false));
         }
     }
     if let (Some(base), Some(s)) = (&base, &seeds) {
@@ -575,6 +609,7 @@ fn solve_component(
                 &mut found,
                 slice_from,
                 levels && !hypercubes_first(table),
+                head_start,
             )?;
             let all_met = |f: &Found| {
                 targets
@@ -582,7 +617,7 @@ fn solve_component(
                     .zip(f.ranges())
                     .all(|(t, r)| t.met_by(r.0, r.1))
             };
-            if all_met(&found) {
+            if all_met(&found) || head_start {
                 tick(comp.cells.len() as u64);
                 return Ok((found, false));
             }

@@ -127,7 +127,8 @@ const NEIGHBOURHOOD_SPAN: f64 = 20_000.0;
 /// `truth`, an integer point of `sys`), starting from what `found` holds, added
 /// to it (whose base is `truth`); returns the LPs solved. `cells` are
 /// the table positions of the variables: slices are boxes of the table's
-/// hierarchies. With `hypercubes`, see [`prove_by_hypercubes`].
+/// hierarchies. With `hypercubes`, see [`prove_by_hypercubes`]; with
+/// `small_only`, the passes smaller than `slice_from` only.
 #[allow(clippy::too_many_arguments)]
 pub fn prove_on_slices(
     table: &Table,
@@ -138,6 +139,7 @@ pub fn prove_on_slices(
     found: &mut Found,
     slice_from: usize,
     hypercubes: bool,
+    small_only: bool,
 ) -> Result<usize, LpError> {
     let n = sys.vars;
     let rows_of = rows_of(sys);
@@ -146,7 +148,9 @@ pub fn prove_on_slices(
         .map(|&c| table.coords(table.cells[c as usize].key))
         .collect();
     let mut solves = 0;
-    for (pass, size) in passes(slice_from).into_iter().enumerate() {
+    let passes = passes(slice_from);
+    let run = if small_only { 2 } else { passes.len() };
+    for (pass, size) in passes.into_iter().enumerate().take(run) {
         // Only where the last pass would be the whole component (national
         // scale 1: 8 s more for the year on components of 100,000+ cells).
         if hypercubes && pass == 2 && n <= size {
