@@ -405,6 +405,8 @@ fn intervals_chunked(
     // Rounds over all unproven cells at once: maximise the sum of x/bound
     // (minimise the sum of x); each solution proves many extremes together.
     let big_check = capped && n >= COLD_VARS;
+    // A big check's second model (its minima's rounds), for goal searches.
+    let mut spare: Option<AttackerLp> = None;
     // Up to `most` rounds of one sense; `before`: LPs solved before;
     // `fresh`: `lp` is new. Returns the LPs solved and whether the rounds
     // stopped before `most`.
@@ -494,11 +496,15 @@ fn intervals_chunked(
             },
             || {
                 let mut lp = AttackerLp::new(sys, scale, truth, form.as_ref());
-                rounds(&mut low, &mut lp, Sense::Minimise, solves, true, 200)
+                let run = rounds(&mut low, &mut lp, Sense::Minimise, solves, true, 200)?;
+                Ok((run, lp))
             },
         );
-        solves += high_run?.0 + low_run?.0;
+        let (low_run, low_lp) = low_run?;
+        solves += high_run?.0 + low_run.0;
         st.merge(low, common);
+        // Kept warm for the goal searches.
+        spare = Some(low_lp);
     } else {
         for sense in [Sense::Maximise, Sense::Minimise] {
             solves += rounds(&mut st, &mut lp, sense, solves, solves == 0, 200)?.0;
@@ -534,14 +540,34 @@ fn intervals_chunked(
             tick: &tick,
         };
         // Only exact intervals have many per-cell LPs; a check's are few
-        // short goal searches, on one model (two side by side, each on a
-        // new model, took national 0.1 imports from 26 s to 46 s).
+        // short goal searches, on one model, or on a big check's two warm
+        // ones (national 0.1 imports: 61 searches 3.5 -> 2.2 s); on new
+        // models they cost more (0.1: 26 s -> 46 s).
         let chunks = if solve_all {
             chunking.split(&left, lp.cols.len())
         } else {
             vec![&left[..]]
         };
-        if chunks.len() == 1 || st.base.is_none() {
+        let two = spare.is_some() && chunks.len() == 1 && st.base.is_some();
+        if two && left.len() >= 2 * GOALS_PER_MODEL {
+            // A big check's goal searches, in two halves side by side on
+            // its two warm models, merged first half first.
+            let mut other = spare.take().expect("checked above");
+            let first: Vec<usize> = left.iter().step_by(2).copied().collect();
+            let second: Vec<usize> = left.iter().skip(1).step_by(2).copied().collect();
+            let common = st.found.witnesses.len();
+            let half = |lp: &mut AttackerLp, cells: &[usize]| -> Result<(State, usize), LpError> {
+                let (mut st, mut bounds) = (st.clone(), bounds.clone());
+                let solves = each.run(&mut st, &mut bounds, lp, cells)?;
+                Ok((st, solves))
+            };
+            let (a, b) = rayon::join(|| half(&mut lp, &first), || half(&mut other, &second));
+            for run in [a, b] {
+                let (part, part_solves) = run?;
+                solves += part_solves;
+                st.merge(part, common);
+            }
+        } else if chunks.len() == 1 || st.base.is_none() {
             solves += each.run(&mut st, &mut bounds, &mut lp, &left)?;
         } else {
             // Chunks of cells side by side, each on its own model from the
@@ -569,6 +595,10 @@ fn intervals_chunked(
     st.found.base = st.base.take();
     Ok(st.found)
 }
+
+/// A big check's goal searches are split over its two models from twice
+/// this many cells (below, one model's witnesses settle most of the rest).
+const GOALS_PER_MODEL: usize = 8;
 
 /// Which extremes a search still has to find.
 struct Done<'a> {
@@ -1382,6 +1412,12 @@ struct AttackerLp {
     /// solutions come over them; weights are given over the original's).
     form: Option<Arc<LeafForm>>,
 }
+
+// SAFETY: a HiGHS instance owns its data and keeps no tie to the thread
+// that built it (and these run single-threaded: `quiet_model`). An
+// `AttackerLp` built on one core is handed to a search on the other, never
+// shared (it is not `Sync`): one thread at a time calls into it.
+unsafe impl Send for AttackerLp {}
 
 impl AttackerLp {
     fn new(
