@@ -621,20 +621,9 @@ fn solve_component(
                 tick(comp.cells.len() as u64);
                 return Ok((found, false));
             }
-            // Each cell left, in its neighbourhood; only what those leave
-            // goes to LPs over the whole component.
-            found.solves += slices::prove_in_neighbourhoods(
-                table,
-                &comp.cells,
-                &sys,
-                base,
-                &targets,
-                &mut found,
-            )?;
-            if all_met(&found) {
-                tick(comp.cells.len() as u64);
-                return Ok((found, false));
-            }
+            // Only what the slices leave goes to LPs over the whole
+            // component: searching each such cell's neighbourhood first
+            // proved none of them on national 0.01 to scale 1.
             seeds = Some(found.ranges());
             sliced = Some(found);
         }

@@ -1,7 +1,7 @@
 //! A cell's neighbourhood in the table: per dimension, the subtree of
 //! one of its node's ancestors, grown one dimension at a time. Patterns
-//! protecting a cell, and witnesses moving it, are usually found there, in
-//! an LP of a few hundred cells instead of the whole table.
+//! protecting a cell (`secondary::pattern`) are usually found there, in an
+//! LP of a few hundred cells instead of the whole table.
 //!
 //! # Complexity
 //! [`Neighbourhood::cells`] visits the product of the subtrees' sizes.

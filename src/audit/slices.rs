@@ -69,60 +69,6 @@ fn rows_of(sys: &System) -> Vec<Vec<u32>> {
     rows_of
 }
 
-/// Witnesses for the variables whose targets `found` does not meet yet,
-/// each searched in its neighbourhood in the table (grown until it holds
-/// [`NEIGHBOURHOOD_MAX`] variables), the other variables held at `truth`;
-/// added to `found`. Returns the LPs solved.
-pub fn prove_in_neighbourhoods(
-    table: &Table,
-    cells: &[u32],
-    sys: &System,
-    truth: &Point,
-    targets: &[Target],
-    found: &mut Found,
-) -> Result<usize, LpError> {
-    let rows_of = rows_of(sys);
-    // Table position -> variable (u32::MAX: not in this component).
-    let mut var_of = vec![u32::MAX; table.cells.len()];
-    for (v, &c) in cells.iter().enumerate() {
-        var_of[c as usize] = v as u32;
-    }
-    let mut solves = 0;
-    for v in 0..sys.vars {
-        let met = |f: &Found| targets[v].met_by(f.low[v].value, f.high[v].value);
-        if met(found) {
-            continue;
-        }
-        let mut around = super::neighbourhood::Neighbourhood::new(table, cells[v]);
-        loop {
-            // Boxes of many coordinates cost more to list than they prove.
-            if around.span() > NEIGHBOURHOOD_SPAN {
-                break;
-            }
-            let in_comp = |c: u32| Some(var_of[c as usize]).filter(|&v| v != u32::MAX);
-            let Some(vars) = around.cells_upto(table, in_comp, NEIGHBOURHOOD_MAX) else {
-                break;
-            };
-            let mut vars: Vec<usize> = vars.into_iter().map(|v| v as usize).collect();
-            vars.sort_unstable();
-            let range = |v: usize| (found.low[v].value, found.high[v].value);
-            let f = solve_slice(sys, &rows_of, truth, targets, &range, &vars, false, Some(v))?;
-            solves += absorb(found, truth, &vars, f);
-            if met(found) || !around.grow(table) {
-                break;
-            }
-        }
-    }
-    Ok(solves)
-}
-
-/// Neighbourhoods of more variables than this are left to the whole
-/// component.
-pub const NEIGHBOURHOOD_MAX: usize = 3_000;
-
-/// Neighbourhoods spanning more coordinates than this are not listed.
-const NEIGHBOURHOOD_SPAN: f64 = 20_000.0;
-
 /// Witnesses proven on slices of `sys` (the other variables held at
 /// `truth`, an integer point of `sys`), starting from what `found` holds, added
 /// to it (whose base is `truth`); returns the LPs solved. `cells` are
