@@ -223,8 +223,8 @@ pub fn head_start_sliced(table: &mut Table, slice_from: usize) -> Result<Proofs,
     Ok(audit_impl(table, Depth::HeadStart { slice_from }, None)?.proofs)
 }
 
-/// Whether [`head_start`] can prove anything here: some component may be
-/// bigger than the smallest one sliced.
+/// Whether [`head_start`] can prove anything here: the table has more
+/// cells than a component needs to be sliced.
 pub fn head_start_pays(table: &Table) -> bool {
     table.cells.len() > slices::slice_from(table)
 }
