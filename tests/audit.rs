@@ -304,13 +304,19 @@ fn head_start_witnesses_hold_and_keep_the_verdicts() {
             witnesses += 1;
             let mut moved = vec![0i128; t.cells.len()];
             for &(c, m) in &w.moves {
-                assert!(masked_then[c as usize], "round {round} witness {k}: cell {c} was published");
+                assert!(
+                    masked_then[c as usize],
+                    "round {round} witness {k}: cell {c} was published"
+                );
                 moved[c as usize] = m;
                 let v = t.cells[c as usize].value as i128 * w.den + m;
                 assert!(v >= 0, "round {round} witness {k}: cell {c} below 0");
             }
             for e in &eqs {
-                let sum: i128 = e.terms().map(|(c, coef)| coef as i128 * moved[c as usize]).sum();
+                let sum: i128 = e
+                    .terms()
+                    .map(|(c, coef)| coef as i128 * moved[c as usize])
+                    .sum();
                 assert_eq!(sum, 0, "round {round} witness {k}: an equation breaks");
             }
         }
@@ -322,7 +328,10 @@ fn head_start_witnesses_hold_and_keep_the_verdicts() {
         let after = check_table_sliced(&mut t, Some(head), 40).unwrap();
         let fresh = check_table_sliced(&mut t, None, 40).unwrap();
         let exact = audit_table(&mut t, true).unwrap();
-        assert_eq!(after.failures, exact.failures, "round {round}: after the head start");
+        assert_eq!(
+            after.failures, exact.failures,
+            "round {round}: after the head start"
+        );
         assert_eq!(fresh.failures, exact.failures, "round {round}: fresh");
     }
     assert!(witnesses > 15, "{witnesses}");
