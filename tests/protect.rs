@@ -848,10 +848,13 @@ fn big_table_same_bytes_whatever_jobs() {
     let d = dir.path();
     let records = d.join("national.csv");
     generate("national", "7", "0.03", &records);
-    let text =
-        shipped_rules("national.toml").replace("split = [\"flow\"]", "keep = { flow = [\"I\"] }");
     let rules = d.join("imports.toml");
-    std::fs::write(&rules, text).unwrap();
+    write_shipped_rules(
+        "national.toml",
+        "split = [\"flow\"]",
+        "keep = { flow = [\"I\"] }",
+        &rules,
+    );
     let out = protect_same_bytes_whatever_jobs(&rules, &records, d, &["--method", "fast"]);
     let cells = read_csv(&out.join("cells.csv"));
     assert!(cells.len() > 50_000, "{}", cells.len());
@@ -868,13 +871,13 @@ fn exact_method_within_its_gap_same_bytes_whatever_jobs() {
     let d = dir.path();
     let records = d.join("drom.csv");
     generate("drom", "5", "0.5", &records);
-    let text = shipped_rules("drom-imports.toml").replace(
+    let rules = d.join("re.toml");
+    write_shipped_rules(
+        "drom-imports.toml",
         "keep = { flow = [\"I\"] }",
         "keep = { flow = [\"I\"], territory = [\"RE\"] }",
+        &rules,
     );
-    assert!(text.contains("territory = [\"RE\"]"));
-    let rules = d.join("re.toml");
-    std::fs::write(&rules, text).unwrap();
     let out = protect_same_bytes_whatever_jobs(&rules, &records, d, &[]);
     let report = report_without_timings(&out);
     let tables = report["tables"].as_array().unwrap();
@@ -904,13 +907,13 @@ fn auto_optimal_max_cells_chooses_the_method() {
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("records.csv");
     generate("drom", "5", "0.02", &records);
-    let text = shipped_rules("drom-exports.toml").replace(
+    let limited = dir.path().join("limited.toml");
+    write_shipped_rules(
+        "drom-exports.toml",
         "auto_optimal_max_cells = 15000\n",
         "auto_optimal_max_cells = 1\n",
+        &limited,
     );
-    assert!(text.contains("auto_optimal_max_cells = 1"));
-    let limited = dir.path().join("limited.toml");
-    std::fs::write(&limited, text).unwrap();
     let methods = |rules: &std::path::Path, name: &str| -> Vec<String> {
         let out = dir.path().join(name);
         protect_cmd(rules, &records, &out).assert().success();

@@ -548,47 +548,47 @@ fn intervals_chunked(
         } else {
             vec![&left[..]]
         };
-        let two = spare.is_some() && chunks.len() == 1 && st.base.is_some();
-        if two && left.len() >= 2 * GOALS_PER_MODEL {
+        // A run of goal searches from the state the rounds left, on its own
+        // state (merged afterwards in run order: the same whatever the threads).
+        let run_part = |lp: &mut AttackerLp, cells: &[usize]| -> Result<(State, usize), LpError> {
+            let (mut st, mut bounds) = (st.clone(), bounds.clone());
+            let solves = each.run(&mut st, &mut bounds, lp, cells)?;
+            Ok((st, solves))
+        };
+        let common = st.found.witnesses.len();
+        let two = spare.take().filter(|_| {
+            chunks.len() == 1 && st.base.is_some() && left.len() >= 2 * GOALS_PER_MODEL
+        });
+        let runs: Vec<Result<(State, usize), LpError>> = if let Some(mut other) = two {
             // A big check's goal searches, in two halves side by side on
-            // its two warm models, merged first half first.
-            let mut other = spare.take().expect("checked above");
+            // its two warm models.
             let first: Vec<usize> = left.iter().step_by(2).copied().collect();
             let second: Vec<usize> = left.iter().skip(1).step_by(2).copied().collect();
-            let common = st.found.witnesses.len();
-            let half = |lp: &mut AttackerLp, cells: &[usize]| -> Result<(State, usize), LpError> {
-                let (mut st, mut bounds) = (st.clone(), bounds.clone());
-                let solves = each.run(&mut st, &mut bounds, lp, cells)?;
-                Ok((st, solves))
-            };
-            let (a, b) = rayon::join(|| half(&mut lp, &first), || half(&mut other, &second));
-            for run in [a, b] {
-                let (part, part_solves) = run?;
-                solves += part_solves;
-                st.merge(part, common);
-            }
+            let (a, b) = rayon::join(
+                || run_part(&mut lp, &first),
+                || run_part(&mut other, &second),
+            );
+            vec![a, b]
         } else if chunks.len() == 1 || st.base.is_none() {
             solves += each.run(&mut st, &mut bounds, &mut lp, &left)?;
+            Vec::new()
         } else {
-            // Chunks of cells side by side, each on its own model from the
-            // state the rounds left; merged in chunk order (the same
-            // result whatever the number of threads).
+            // Chunks of cells side by side, each on its own model.
             drop(lp);
-            let common = st.found.witnesses.len();
-            let runs: Vec<Result<(State, usize), LpError>> = chunks
+            chunks
                 .par_iter()
                 .map(|cells| {
-                    let (mut st, mut bounds) = (st.clone(), bounds.clone());
-                    let mut lp = AttackerLp::new(sys, scale, truth, form.as_ref());
-                    let solves = each.run(&mut st, &mut bounds, &mut lp, cells)?;
-                    Ok((st, solves))
+                    run_part(
+                        &mut AttackerLp::new(sys, scale, truth, form.as_ref()),
+                        cells,
+                    )
                 })
-                .collect();
-            for run in runs {
-                let (part, part_solves) = run?;
-                solves += part_solves;
-                st.merge(part, common);
-            }
+                .collect()
+        };
+        for run in runs {
+            let (part, part_solves) = run?;
+            solves += part_solves;
+            st.merge(part, common);
         }
     }
     st.found.solves = solves;

@@ -123,7 +123,7 @@ pub fn prove_on_slices(
                 // reached within a few thousand cells needs no LP over the
                 // whole component.
                 let range = |v: usize| ranges[v];
-                let f = solve_slice(sys, &rows_of, truth, targets, &range, &vars, false, None)?;
+                let f = solve_slice(sys, &rows_of, truth, targets, &range, &vars)?;
                 Ok((vars, f))
             })
             .collect();
@@ -277,7 +277,6 @@ fn split(
 
 /// What one slice proves: the rows touching its variables, the others'
 /// terms moved to the right-hand side at their true values.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_slice(
     sys: &System,
     rows_of: &[Vec<u32>],
@@ -285,8 +284,6 @@ pub(crate) fn solve_slice(
     targets: &[Target],
     range: &(dyn Fn(usize) -> (Q, Q) + Sync),
     vars: &[usize],
-    rounds_only: bool,
-    only: Option<usize>,
 ) -> Result<Found, LpError> {
     let local = |v: usize| vars.binary_search(&v).ok();
     let mut rows: Vec<u32> = vars
@@ -317,13 +314,6 @@ pub(crate) fn solve_slice(
         den: 1,
         nums: vars.iter().map(|&v| truth.nums[v]).collect(),
     };
-    let pending: Option<Vec<[bool; 2]>> = only.map(|v| {
-        let mut p = vec![[false; 2]; vars.len()];
-        if let Ok(i) = vars.binary_search(&v) {
-            p[i] = [true; 2];
-        }
-        p
-    });
     intervals_for(
         &sub,
         Search {
@@ -331,8 +321,8 @@ pub(crate) fn solve_slice(
             exact: false,
             base: Some(&base),
             seeds: Some(&seeds),
-            rounds_only,
-            pending: pending.as_deref(),
+            rounds_only: false,
+            pending: None,
             progress: None,
             cold_rounds: false,
         },

@@ -32,6 +32,14 @@ pub fn shipped_rules(name: &str) -> String {
         )
 }
 
+/// A shipped rule set with `from` replaced by `to`, written to `path`;
+/// panics unless the rewritten text holds `to`.
+pub fn write_shipped_rules(name: &str, from: &str, to: &str, path: &Path) {
+    let text = shipped_rules(name).replace(from, to);
+    assert!(text.contains(to), "{name}: {from:?} not found");
+    std::fs::write(path, text).unwrap();
+}
+
 pub fn cellmask() -> Command {
     Command::cargo_bin("cellmask").expect("binary built")
 }
